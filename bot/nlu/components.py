@@ -1,0 +1,124 @@
+"""Rasa NLU graph components of Saathi."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.config import load_settings
+from bot.nlu.entity_rules import EntityRules
+from bot.nlu.language_id import detect_language
+from bot.nlu.text import clean_text
+
+LANGUAGE_KEY = "language"
+ORIGINAL_TEXT_KEY = "saathi_original_text"
+
+
+class _Stateless(GraphComponent):
+    """Shared create/load for components that learn nothing."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> GraphComponent:
+        return cls(config)
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self.component_config = config
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self.process(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self.process_message(message)
+        return messages
+
+    def process_message(self, message: Message) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
+)
+class SlashGuard(_Stateless):
+    """Makes shopper text that starts with `/` plain text.
+
+    Rasa's RegexMessageHandler (the last node of every prediction graph) turns text such as
+    `/restart` or `/inform{"order_id": "X"}` into an intent with entities. Shoppers must not
+    be able to do that, so the text the NLU sees loses its leading slashes and control
+    characters. The tracker keeps what the shopper wrote.
+    """
+
+    def process_message(self, message: Message) -> None:
+        text = message.get(TEXT)
+        if not isinstance(text, str):
+            return
+        cleaned = clean_text(text).strip()
+        if cleaned.startswith("/"):
+            cleaned = cleaned.lstrip("/ ").strip()
+        if cleaned != text:
+            message.set(TEXT, cleaned)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
+)
+class ShopEntityExtractor(_Stateless, EntityExtractorMixin):
+    """Extracts order_id, phone and email with rules; native digits become ASCII."""
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        super().__init__(config)
+        settings = load_settings()
+        self.rules = EntityRules(settings.order_id_pattern, settings.default_country)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        # Entities in training data are not needed by any trainable component.
+        return training_data
+
+    def process_message(self, message: Message) -> None:
+        text = message.get(TEXT)
+        if not text:
+            return
+        found = [
+            {
+                "entity": e.entity,
+                "value": e.value,
+                "start": e.start,
+                "end": e.end,
+                "confidence_entity": 1.0,
+                "extractor": self.__class__.__name__,
+            }
+            for e in self.rules.extract(text)
+        ]
+        if found:
+            message.set(ENTITIES, message.get(ENTITIES, []) + found, add_to_output=True)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
+)
+class LanguageTagger(_Stateless):
+    """Adds `language` (en, hi, bn, hi-Latn, bn-Latn or None) to the parse data.
+
+    It is not an entity on purpose: the LanguagePolicy copies it into the `language` slot,
+    so evaluation of entities and story tests are not disturbed by it.
+    """
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process_message(self, message: Message) -> None:
+        message.set(LANGUAGE_KEY, detect_language(message.get(TEXT)), add_to_output=True)
