@@ -1,6 +1,8 @@
 """Rasa NLU graph components of Saathi."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -8,13 +10,13 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import ENTITIES, METADATA, METADATA_INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.config import load_settings
 from bot.nlu.entity_rules import EntityRules
-from bot.nlu.language_id import detect_language
+from bot.nlu.language_id import LanguageIdentifier
 from bot.nlu.text import clean_text
 
 LANGUAGE_KEY = "language"
@@ -108,17 +110,65 @@ class ShopEntityExtractor(_Stateless, EntityExtractorMixin):
 
 
 @DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
+    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True
 )
-class LanguageTagger(_Stateless):
+class LanguageTagger(GraphComponent):
     """Adds `language` (en, hi, bn, hi-Latn, bn-Latn or None) to the parse data.
 
-    It is not an entity on purpose: the LanguagePolicy copies it into the `language` slot,
-    so evaluation of entities and story tests are not disturbed by it.
+    Learns romanized Hindi / romanized Bengali / English from training examples labelled
+    with `metadata: {language: ...}` at the intent level. The result is not an entity on
+    purpose: LanguagePolicy copies it into the `language` slot, so entity evaluation and
+    story tests are not disturbed by it.
     """
+
+    FILE = "language_identifier.json"
+
+    def __init__(self, model_storage: ModelStorage, resource: Resource, identifier: LanguageIdentifier):
+        self._model_storage = model_storage
+        self._resource = resource
+        self.identifier = identifier
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "LanguageTagger":
+        return cls(model_storage, resource, LanguageIdentifier())
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "LanguageTagger":
+        try:
+            with model_storage.read_from(resource) as path:
+                data = json.loads((Path(path) / cls.FILE).read_text(encoding="utf-8"))
+            return cls(model_storage, resource, LanguageIdentifier.from_dict(data))
+        except (ValueError, FileNotFoundError, OSError):
+            return cls(model_storage, resource, LanguageIdentifier())
+
+    def train(self, training_data: TrainingData) -> Resource:
+        pairs = []
+        for message in training_data.intent_examples:
+            meta = (message.get(METADATA) or {}).get(METADATA_INTENT) or {}
+            if isinstance(meta, dict) and meta.get("language") and message.get(TEXT):
+                pairs.append((message.get(TEXT), meta["language"]))
+        self.identifier.fit(pairs)
+        with self._model_storage.write_to(self._resource) as path:
+            (Path(path) / self.FILE).write_text(json.dumps(self.identifier.to_dict()), encoding="utf-8")
+        return self._resource
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
 
-    def process_message(self, message: Message) -> None:
-        message.set(LANGUAGE_KEY, detect_language(message.get(TEXT)), add_to_output=True)
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            message.set(LANGUAGE_KEY, self.identifier.detect(message.get(TEXT)), add_to_output=True)
+        return messages

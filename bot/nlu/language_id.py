@@ -7,6 +7,7 @@ Messages without language evidence (a bare number, "ok", an emoji, an order numb
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Optional
 
@@ -119,3 +120,76 @@ def detect_language(text: Optional[str]) -> Optional[str]:
         bn_strong = sum(1 for w in words if BN_LATN.get(w) == 2)
         return "bn-Latn" if bn_strong > hi_strong else "hi-Latn"
     return "hi-Latn" if hi > bn else "bn-Latn"
+
+
+LATIN_FORMS = ("en", "hi-Latn", "bn-Latn")
+
+
+def _features(words: list[str]) -> list[str]:
+    feats = []
+    for w in words:
+        if w in NEUTRAL:
+            continue
+        feats.append("w:" + w)
+        b = f"<{w}>"
+        for n in (2, 3, 4):
+            feats.extend(f"c{n}:{b[i:i + n]}" for i in range(len(b) - n + 1))
+    return feats
+
+
+class LanguageIdentifier:
+    """Script rules plus a naive Bayes model of Latin-script text (words and char n-grams).
+
+    Trained on the team's labelled training data (`metadata: {language: …}` in
+    data/nlu/*.yml). Without training it falls back to the marker-word lexicons above.
+    """
+
+    def __init__(self, counts: Optional[dict[str, dict[str, int]]] = None, alpha: float = 0.5):
+        self.counts = {k: dict(v) for k, v in (counts or {}).items()}
+        self.alpha = alpha
+        self._prepare()
+
+    def _prepare(self) -> None:
+        self.totals = {k: sum(v.values()) for k, v in self.counts.items()}
+        vocab: set[str] = set()
+        for v in self.counts.values():
+            vocab.update(v)
+        self.vocab_size = max(1, len(vocab))
+
+    def fit(self, examples: "list[tuple[str, str]]") -> "LanguageIdentifier":
+        """Learn from (text, language form) pairs; only Latin-script forms are modelled."""
+        counts: dict[str, dict[str, int]] = {form: {} for form in LATIN_FORMS}
+        for text, form in examples:
+            if form not in counts:
+                continue
+            for f in _features(latin_words(_strip_non_language(text))):
+                counts[form][f] = counts[form].get(f, 0) + 1
+        self.counts = {k: v for k, v in counts.items() if v}
+        self._prepare()
+        return self
+
+    def to_dict(self) -> dict:
+        return {"alpha": self.alpha, "counts": self.counts}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LanguageIdentifier":
+        return cls(data.get("counts"), data.get("alpha", 0.5))
+
+    def detect(self, text: Optional[str]) -> Optional[str]:
+        if not text:
+            return None
+        stripped = _strip_non_language(text)
+        counts = script_counts(stripped)
+        if counts["deva"] >= 2 or counts["beng"] >= 2:
+            return "hi" if counts["deva"] >= counts["beng"] else "bn"
+        words = latin_words(stripped)
+        feats = _features(words)
+        if not feats:
+            return None
+        if len(self.counts) < 2:
+            return detect_language(text)
+        scores = {}
+        for form, c in self.counts.items():
+            denom = math.log(self.totals[form] + self.alpha * self.vocab_size)
+            scores[form] = sum(math.log(c.get(f, 0) + self.alpha) - denom for f in feats)
+        return max(scores, key=scores.get)
