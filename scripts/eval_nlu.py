@@ -73,8 +73,6 @@ def main() -> int:
         return 2
     parses = asyncio.run(parse_all(args.model, [t for _, _, t in rows]))
 
-    from bot.nlu.language_id import detect_language
-
     by_form = defaultdict(lambda: [0, 0])
     by_intent = defaultdict(lambda: [0, 0])
     lang = defaultdict(lambda: [0, 0])
@@ -90,7 +88,7 @@ def main() -> int:
         if not ok:
             errors.append((form, gold, pred, text))
         scored.append((gold, *top_real_intent(parse)))
-        detected = detect_language(text)
+        detected = parse.get("language")  # what the model's LanguageTagger said
         if gold != "nlu_fallback" and detected is not None:
             lang[form][0] += detected == form
             lang[form][1] += 1
