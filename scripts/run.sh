@@ -9,7 +9,7 @@ cd "$ROOT"
 # A token for Rasa's HTTP API: from the environment, else from .env, else a new one in .env.
 load_dotenv
 if [ -z "${SAATHI_RASA_TOKEN:-}" ]; then
-  SAATHI_RASA_TOKEN="$("$VENV_APP/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))')"
+  SAATHI_RASA_TOKEN="$("$VENV_APP/bin/python" -c 'import secrets; print(secrets.token_hex(24))')"
   printf '\n# Token for the Rasa HTTP API (created by make run)\nSAATHI_RASA_TOKEN=%s\n' "$SAATHI_RASA_TOKEN" >> "$ROOT/.env"
   chmod 600 "$ROOT/.env"
   say "created a random SAATHI_RASA_TOKEN in $ROOT/.env"
@@ -49,7 +49,7 @@ PIDS+=($!)
 
 say "starting the Rasa server on port $SAATHI_RASA_PORT (model $(basename "$MODEL"))"
 "$VENV_RASA/bin/rasa" run --model "$MODEL" --port "$SAATHI_RASA_PORT" \
-  --enable-api --auth-token "$SAATHI_RASA_TOKEN" \
+  --enable-api --auth-token="$SAATHI_RASA_TOKEN" \
   --credentials credentials.yml --endpoints endpoints.yml \
   --cors "${SAATHI_CORS_ORIGINS:-http://127.0.0.1:$SAATHI_BRIDGE_PORT}" \
   > "$SAATHI_RUN_DIR/rasa.log" 2>&1 &

@@ -55,7 +55,7 @@ def model_path() -> str:
 def stack(model_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A running action server and Rasa server; yields their URLs and the API token."""
     work = tmp_path_factory.mktemp("stack")
-    token = secrets.token_urlsafe(16)
+    token = secrets.token_hex(16)
     action_port, rasa_port = free_port(), free_port()
     env = dict(
         os.environ,
@@ -78,7 +78,7 @@ def stack(model_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     )
     rasa = subprocess.Popen(
         [str(rasa_bin), "run", "--model", model_path, "--port", str(rasa_port),
-         "--enable-api", "--auth-token", token, "--credentials", "credentials.yml",
+         "--enable-api", f"--auth-token={token}", "--credentials", "credentials.yml",
          "--endpoints", "endpoints.yml"],
         cwd=ROOT, env=env, stdout=rlog.open("w"), stderr=subprocess.STDOUT,
     )
