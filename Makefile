@@ -7,6 +7,7 @@ help:
 	@echo "make test    set up and run every test (pytest, rasa data validate, story tests)"
 	@echo "make eval    intent accuracy on the held-out sets; writes the README table"
 	@echo "make bench   latency/throughput/memory/training vs a bare 'rasa init' bot"
+	@echo "make kb      rebuild the demo help-centre index (kb_index/demo -> SAATHI_KB_INDEX)"
 	@echo "make setup   create both virtualenvs;  make train  train if data/config changed"
 
 setup:
@@ -22,9 +23,12 @@ test:
 	@scripts/test.sh
 
 eval:
-	@scripts/setup.sh rasa && scripts/eval.sh
+	@scripts/setup.sh all && scripts/eval.sh
+
+kb:
+	@scripts/setup.sh app && scripts/kb.sh
 
 bench:
 	@scripts/setup.sh all && bench/run.sh
 
-.PHONY: help setup train run test eval bench
+.PHONY: help setup train run test eval bench kb

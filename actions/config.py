@@ -43,6 +43,7 @@ class Settings:
     tracker_db: str
     orders_db: str
     kb_index: str
+    kb_db: str
     embed_model: str
     order_id_pattern: str
     default_country: str
@@ -73,6 +74,7 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         tracker_db=v.get("SAATHI_TRACKER_DB", str(Path(run_dir) / "tracker.db")),
         orders_db=v.get("SAATHI_ORDERS_DB", f"sqlite:///{Path(run_dir) / 'orders.db'}"),
         kb_index=v.get("SAATHI_KB_INDEX", str(Path(run_dir) / "kb_index")),
+        kb_db=v.get("SAATHI_KB_DB", f"sqlite:///{Path(run_dir) / 'kb.db'}"),
         embed_model=v.get("SAATHI_EMBED_MODEL", DEFAULT_EMBED_MODEL),
         order_id_pattern=v.get("SAATHI_ORDER_ID_PATTERN") or DEFAULT_ORDER_ID_PATTERN,
         default_country=v.get("SAATHI_DEFAULT_COUNTRY", "IN").upper(),

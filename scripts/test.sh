@@ -20,8 +20,8 @@ say "story tests (every intent in every language form)"
 say "pytest: bot/ (Python 3.10, Rasa)"
 "$VENV_RASA/bin/python" -m pytest -q tests/bot -p no:cacheprovider || failed+=("pytest tests/bot")
 
-say "pytest: actions/ and app side (Python 3.11)"
-"$VENV_APP/bin/python" -m pytest -q tests/actions -p no:cacheprovider || failed+=("pytest tests/actions")
+say "pytest: actions/, kb_index/ (Python 3.11)"
+"$VENV_APP/bin/python" -m pytest -q tests/actions tests/kb_index -p no:cacheprovider || failed+=("pytest app side")
 
 if [ ${#failed[@]} -gt 0 ]; then
   say "FAILED: ${failed[*]}"

@@ -64,11 +64,19 @@ class SlashGuard(_Stateless):
     characters. The tracker keeps what the shopper wrote.
     """
 
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        # Exact texts that may pass as commands: quick-reply payloads without entities,
+        # harmless if typed by hand (e.g. rating a help-centre answer).
+        return {"allowed_commands": []}
+
     def process_message(self, message: Message) -> None:
         text = message.get(TEXT)
         if not isinstance(text, str):
             return
         cleaned = clean_text(text).strip()
+        if cleaned in self.component_config.get("allowed_commands", []):
+            return
         if cleaned.startswith("/"):
             cleaned = cleaned.lstrip("/ ").strip()
         if cleaned != text:

@@ -1,4 +1,4 @@
-"""A policy that only keeps the `language` slot in step with the shopper.
+"""A policy that only keeps per-turn slots (`language`, …) in step with the shopper.
 
 The LanguageTagger NLU component puts the detected language form into the parse data.
 Policies may attach events to their prediction that Rasa applies whichever policy wins
@@ -27,7 +27,9 @@ LANGUAGE_KEY = "language"
 class LanguagePolicy(Policy):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"priority": 0}
+        # turn_slots: slots that describe only the latest turn, reset when the shopper
+        # speaks, except after the intents listed (e.g. rating the article that answered).
+        return {"priority": 0, "turn_slots": {}}
 
     def train(
         self,
@@ -45,18 +47,21 @@ class LanguagePolicy(Policy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         events = []
-        language = self._new_language(tracker, domain)
-        if language:
-            events.append(SlotSet(LANGUAGE_SLOT, language))
+        last = tracker.get_last_event_for((UserUttered, ActionExecuted))
+        if isinstance(last, UserUttered):  # only on the first prediction after the shopper spoke
+            language = self._new_language(last, tracker, domain)
+            if language:
+                events.append(SlotSet(LANGUAGE_SLOT, language))
+            intent = (last.intent or {}).get("name")
+            for slot, keep_after in (self.config.get("turn_slots") or {}).items():
+                if intent not in (keep_after or []) and tracker.get_slot(slot) is not None:
+                    events.append(SlotSet(slot, None))
         return self._prediction(self._default_predictions(domain), events=events)
 
     @staticmethod
-    def _new_language(tracker: DialogueStateTracker, domain: Domain) -> Optional[str]:
+    def _new_language(last: UserUttered, tracker: DialogueStateTracker, domain: Domain) -> Optional[str]:
         if not any(slot.name == LANGUAGE_SLOT for slot in domain.slots):
             return None
-        last = tracker.get_last_event_for((UserUttered, ActionExecuted))
-        if not isinstance(last, UserUttered):
-            return None  # only on the first prediction after the shopper spoke
         language = (last.parse_data or {}).get(LANGUAGE_KEY)
         if not language or language == tracker.get_slot(LANGUAGE_SLOT):
             return None

@@ -68,8 +68,17 @@ def stack(model_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         SAATHI_BRIDGE_URL=f"http://127.0.0.1:{free_port()}",
         SAATHI_SUPPORT_CONTACT="help@test-shop.in",
         SAATHI_MAX_MESSAGE_CHARS="4000",
+        SAATHI_KB_INDEX=str(work / "kb_index"),
+        SAATHI_KB_DB=f"sqlite:///{work / 'kb.db'}",
+        HF_HUB_OFFLINE="1",
     )
     app_python = Path(os.environ.get("SAATHI_VENV_APP", ROOT / ".venv")) / "bin" / "python"
+    # The demo help centre, built with the real importer, model and FAISS index.
+    subprocess.run(
+        [str(app_python), "-m", "kb_index", "build", str(ROOT / "kb_index" / "demo"),
+         "--index", env["SAATHI_KB_INDEX"]],
+        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
+    )
     rasa_bin = Path(os.environ.get("SAATHI_VENV_RASA", ROOT / ".venv-rasa")) / "bin" / "rasa"
     alog, rlog = work / "actions.log", work / "rasa.log"
     actions = subprocess.Popen(
@@ -91,6 +100,7 @@ def stack(model_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "token": token,
             "rasa_proc": rasa,
             "rasa_log": rlog,
+            "kb_db": env["SAATHI_KB_DB"],
         }
     finally:
         stop(rasa)
