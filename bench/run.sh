@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# `make bench`: Saathi vs a bare `rasa init` bot, trained and served in the same run.
+# `make bench`: help-centre index figures, then Saathi vs a bare `rasa init` bot, trained and
+# served in the same run. Each writes its block of README.md.
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$ROOT"
-exec "$VENV_RASA/bin/python" bench/bench_rasa.py --write-readme "$@"
+status=0
+"$VENV_APP/bin/python" bench/bench_kb.py --write-readme || status=1
+"$VENV_RASA/bin/python" bench/bench_rasa.py --write-readme "$@" || status=1
+exit $status

@@ -20,7 +20,7 @@ export SAATHI_RASA_TOKEN
 eval "$("$VENV_APP/bin/python" -m actions.config --shell | sed 's/^/export /')"
 mkdir -p "$SAATHI_RUN_DIR"
 MODEL="$("$ROOT/scripts/train.sh")"
-if [ ! -f "$SAATHI_KB_INDEX/meta.json" ]; then
+if [ ! -f "$SAATHI_KB_INDEX/CURRENT" ]; then
   say "building the demo help-centre index into $SAATHI_KB_INDEX"
   "$ROOT/scripts/kb.sh"
 fi

@@ -20,6 +20,21 @@ say "story tests (every intent in every language form)"
 say "pytest: bot/ (Python 3.10, Rasa)"
 "$VENV_RASA/bin/python" -m pytest -q tests/bot -p no:cacheprovider || failed+=("pytest tests/bot")
 
+say "PostgreSQL for the app-side tests (scripts/postgres.sh)"
+# A real server: SAATHI_TEST_PG_URL if it is reachable, else the project's own throwaway cluster
+# (installed and started if needed). Stopped at exit only if this run started it.
+pg_was_running=0
+"$ROOT/scripts/postgres.sh" status >/dev/null 2>&1 && pg_was_running=1
+if pg_line="$("$ROOT/scripts/postgres.sh" start)" && [[ "$pg_line" == SAATHI_TEST_PG_URL=?* ]]; then
+  export "$pg_line"
+  if [ "$pg_was_running" = 0 ] && "$ROOT/scripts/postgres.sh" status >/dev/null 2>&1; then
+    trap '"$ROOT/scripts/postgres.sh" stop || true' EXIT
+  fi
+else
+  failed+=("postgres (scripts/postgres.sh)")
+  unset SAATHI_TEST_PG_URL
+fi
+
 say "pytest: actions/, kb_index/ (Python 3.11)"
 "$VENV_APP/bin/python" -m pytest -q tests/actions tests/kb_index -p no:cacheprovider || failed+=("pytest app side")
 
