@@ -140,7 +140,7 @@ def write_version(
             vectors[missing] = encoder.encode([texts[i] for i in missing], progress=progress)
         lexical = LexicalIndex.build([lexical_words(p) for p in passages], [char_text(p) for p in passages])
 
-        version = time.strftime("v-%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+        version = _new_version_name(index_dir)
         tmp = index_dir / f".tmp-{version}"
         tmp.mkdir()
         with open(tmp / "passages.jsonl", "w", encoding="utf-8") as fh:
@@ -169,6 +169,17 @@ def write_version(
     report.encoded = len(missing)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _new_version_name(index_dir: Path) -> str:
+    """A version folder name that sorts by build time and is not taken yet (two builds in
+    the same second, in one process, used to get the same name and the second one failed)."""
+    now = time.time_ns()
+    stamp = time.strftime("v-%Y%m%dT%H%M%S", time.localtime(now // 10**9)) + f".{now % 10**9 // 1000:06d}"
+    version, n = f"{stamp}-{os.getpid()}", 1
+    while (index_dir / version).exists() or (index_dir / f".tmp-{version}").exists():
+        version, n = f"{stamp}-{os.getpid()}-{n}", n + 1
+    return version
 
 
 def _prune(index_dir: Path, keep: set[str], keep_last: int = 2) -> None:
