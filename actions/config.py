@@ -62,6 +62,12 @@ class Settings:
     shopify_api_version: str = "2024-10"
     lookup_limit: int = 10  # order lookups per sender per window
     lookup_window_s: int = 600
+    # Handoff bridge (live-agent queue).
+    bridge_token: str = ""  # bearer token of the service API (action server, Rasa's event broker)
+    bridge_db: str = ""  # SQLAlchemy URL of the bridge's own state (queue, outbox, tickets, ratings)
+    bridge_secret_key: str = ""  # signs the agent console's session cookies
+    agent_hours: str = "09:00-21:00"  # in `timezone`
+    bridge_workers: int = 4  # WSGI threads of the bridge under `make run`
 
     def as_env(self) -> dict[str, str]:
         """The settings under their environment-variable names."""
@@ -102,6 +108,11 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         shopify_api_version=v.get("SAATHI_SHOPIFY_API_VERSION") or "2024-10",
         lookup_limit=int(v.get("SAATHI_LOOKUP_LIMIT") or "10"),
         lookup_window_s=int(v.get("SAATHI_LOOKUP_WINDOW_S") or "600"),
+        bridge_token=v.get("SAATHI_BRIDGE_TOKEN", ""),
+        bridge_db=v.get("SAATHI_BRIDGE_DB", f"sqlite:///{Path(run_dir) / 'bridge.db'}"),
+        bridge_secret_key=v.get("SAATHI_BRIDGE_SECRET_KEY", ""),
+        agent_hours=v.get("SAATHI_AGENT_HOURS") or "09:00-21:00",
+        bridge_workers=int(v.get("SAATHI_BRIDGE_WORKERS") or "4"),
     )
 
 
@@ -122,7 +133,7 @@ def main(argv: list[str]) -> int:
             print(f"{key}={shlex.quote(value)}")
         return 0
     for key, value in settings.as_env().items():
-        shown = "***" if key.endswith("TOKEN") and value else _URL_PASSWORD.sub(r"\1***@", value)
+        shown = "***" if key.endswith(("TOKEN", "SECRET_KEY")) and value else _URL_PASSWORD.sub(r"\1***@", value)
         print(f"{key}={shown}")
     return 0
 

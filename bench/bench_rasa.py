@@ -224,24 +224,11 @@ def main() -> int:
              f"{args.seconds:.0f} s); bars {'met' if ok else 'NOT met'}.")
     print("\n" + "\n".join(rows) + "\n\n" + stamp)
     if args.write_readme:
-        write_readme("bench", "\n".join([stamp, ""] + rows))
+        from kb_index.evaluate import write_readme
+
+        write_readme(ROOT / "README.md", "\n".join([stamp, ""] + rows), name="bench")
     shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1
-
-
-def write_readme(name: str, block: str) -> None:
-    """Replace the text between <!-- NAME:start --> and <!-- NAME:end --> in README.md."""
-    import re
-
-    readme = ROOT / "README.md"
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    body = readme.read_text(encoding="utf-8")
-    new = f"{start}\n{block}\n{end}"
-    if start in body:
-        body = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: new, body, flags=re.S)
-    else:
-        body += "\n" + new + "\n"
-    readme.write_text(body, encoding="utf-8")
 
 
 def platform() -> str:

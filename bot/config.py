@@ -31,6 +31,9 @@ class BotSettings:
     order_id_pattern: str
     default_country: str
     max_message_chars: int
+    bridge_url: str = "http://127.0.0.1:8000"
+    bridge_token: str = ""
+    http_timeout: float = 5.0
 
 
 def load_settings(env: Optional[Mapping[str, str]] = None) -> BotSettings:
@@ -39,4 +42,7 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> BotSettings:
         order_id_pattern=values.get("SAATHI_ORDER_ID_PATTERN") or DEFAULT_ORDER_ID_PATTERN,
         default_country=values.get("SAATHI_DEFAULT_COUNTRY", "IN").upper(),
         max_message_chars=int(values.get("SAATHI_MAX_MESSAGE_CHARS", "4000")),
+        bridge_url=values.get("SAATHI_BRIDGE_URL", f"http://127.0.0.1:{values.get('SAATHI_BRIDGE_PORT', '8000')}"),
+        bridge_token=values.get("SAATHI_BRIDGE_TOKEN", ""),
+        http_timeout=float(values.get("SAATHI_HTTP_TIMEOUT", "5")),
     )

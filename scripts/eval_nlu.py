@@ -13,7 +13,6 @@ import asyncio
 import datetime as dt
 import os
 import platform
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -22,8 +21,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMS = {"en": "en", "hi": "hi", "bn": "bn", "hi_latn": "hi-Latn", "bn_latn": "bn-Latn"}
-README_START = "<!-- eval:start -->"
-README_END = "<!-- eval:end -->"
 
 
 def load_heldout(folder: Path) -> list[tuple[str, str, str]]:
@@ -131,14 +128,10 @@ def main() -> int:
         print(f"  [{form}] {gold} -> {pred}: {text}")
 
     if args.write_readme:
+        from kb_index.evaluate import write_readme
+
         readme = ROOT / "README.md"
-        body = readme.read_text(encoding="utf-8")
-        block = f"{README_START}\n{report}\n{README_END}"
-        if README_START in body:
-            body = re.sub(re.escape(README_START) + r".*?" + re.escape(README_END), lambda _: block, body, flags=re.S)
-        else:
-            body += f"\n{block}\n"
-        readme.write_text(body, encoding="utf-8")
+        write_readme(readme, report, name="eval")
         print(f"\nwrote the figures into {readme}")
     worst = min((by_form[f][0] / by_form[f][1]) for f in FORMS.values() if by_form[f][1])
     return 0 if worst >= 0.9 else 1

@@ -35,8 +35,8 @@ else
   unset SAATHI_TEST_PG_URL
 fi
 
-say "pytest: actions/, kb_index/ (Python 3.11)"
-"$VENV_APP/bin/python" -m pytest -q tests/actions tests/kb_index -p no:cacheprovider || failed+=("pytest app side")
+say "pytest: actions/, kb_index/, handoff_bridge/ (Python 3.11)"
+"$VENV_APP/bin/python" -m pytest -q tests/actions tests/kb_index tests/handoff_bridge -p no:cacheprovider || failed+=("pytest app side")
 
 if [ ${#failed[@]} -gt 0 ]; then
   say "FAILED: ${failed[*]}"

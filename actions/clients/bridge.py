@@ -17,16 +17,30 @@ class HandoffOutcome:
 
 
 class BridgeClient:
-    def __init__(self, base_url: str, timeout: float = 5.0, session: Optional[requests.Session] = None):
+    def __init__(self, base_url: str, timeout: float = 5.0, session: Optional[requests.Session] = None,
+                 token: str = ""):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = session or requests.Session()
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def rate(self, conversation_id: str, rating: int) -> str:
+        """Store the shopper's 1-5 rating of the agent: "stored" or "unavailable"."""
+        from urllib.parse import quote
+
+        try:
+            resp = self.session.post(f"{self.base_url}/api/handoffs/{quote(conversation_id, safe='')}/rating",
+                                     json={"rating": rating}, headers=self.headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            logger.warning("handoff bridge unreachable: %s", type(exc).__name__)
+            return "unavailable"
+        return "stored" if resp.status_code in (200, 201) else "unavailable"
 
     def enqueue(self, payload: dict[str, Any]) -> HandoffOutcome:
         """Ask the bridge to queue a conversation for an agent."""
         try:
             resp = self.session.post(
-                f"{self.base_url}/api/handoffs", json=payload, timeout=self.timeout
+                f"{self.base_url}/api/handoffs", json=payload, headers=self.headers, timeout=self.timeout
             )
         except requests.RequestException as exc:
             logger.warning("handoff bridge unreachable: %s", type(exc).__name__)
@@ -39,6 +53,8 @@ class BridgeClient:
         except ValueError:
             return HandoffOutcome("unavailable", {})
         status = body.get("status") if isinstance(body, dict) else None
+        if status == "with_agent":  # asked again while an agent already has the conversation
+            status = "queued"
         if status not in ("queued", "offline_ticket"):
             return HandoffOutcome("unavailable", {})
         return HandoffOutcome(status, body)

@@ -10,6 +10,8 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.nlu.constants import ENTITIES, METADATA, METADATA_INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -81,6 +83,48 @@ class SlashGuard(_Stateless):
             cleaned = cleaned.lstrip("/ ").strip()
         if cleaned != text:
             message.set(TEXT, cleaned)
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
+)
+class EntityPlaceholders(_Stateless):
+    """Shows the intent classifier `__order_id__`, `__phone__`, `__email__` instead of the values.
+
+    "mera order KM-10234 kahan hai, phone 98765 43210" then looks like every other "where is my
+    order" sentence, and a bare e-mail address like every other bare detail, whatever the
+    numbers. Runs after the tokenizer, before the featurizers; only the tokens change (the
+    message text, the entities and the transcript keep the real values).
+    """
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        super().__init__(config)
+        settings = load_settings()
+        self.rules = EntityRules(settings.order_id_pattern, settings.default_country)
+
+    def process_message(self, message: Message) -> None:
+        text = message.get(TEXT)
+        tokens = message.get(TOKENS_NAMES[TEXT])
+        if not text or not tokens:
+            return
+        spans = [(e.start, e.end, e.entity) for e in self.rules.extract(text)]
+        if not spans:
+            return
+        out: List[Token] = []
+        last_span = None
+        for token in tokens:
+            span = next((sp for sp in spans if token.start < sp[1] and token.end > sp[0]), None)
+            if span is None:
+                out.append(token)
+                last_span = None
+                continue
+            if span == last_span:
+                out[-1].end = token.end  # "98765 43210": one placeholder for the whole number
+                continue
+            placeholder = f"__{span[2]}__"
+            out.append(Token(placeholder, token.start, token.end, lemma=placeholder))
+            last_span = span
+        message.set(TOKENS_NAMES[TEXT], out)
 
 
 @DefaultV1Recipe.register(

@@ -89,3 +89,29 @@ def test_turn_slots_are_cleared_unless_the_intent_keeps_them():
     assert SlotSet("kb_article_id", None) in p.predict_action_probabilities(t, DOMAIN).events
     t = tracker(SlotSet("kb_article_id", "refunds"), user("/kb_helpful", None, "kb_helpful"))
     assert p.predict_action_probabilities(t, DOMAIN).events == []
+
+
+def placeholder_tokens(text: str) -> list[str]:
+    from rasa.nlu.constants import TOKENS_NAMES
+    from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+
+    from bot.nlu.components import EntityPlaceholders
+
+    message = Message({TEXT: text})
+    WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process([message])
+    EntityPlaceholders({}).process([message])
+    return [t.text for t in message.get(TOKENS_NAMES[TEXT])]
+
+
+@pytest.mark.parametrize(
+    "text,tokens",
+    [
+        ("mera order KM-10234 kahan hai, phone 98765 43210",
+         ["mera", "order", "__order_id__", "kahan", "hai", "phone", "__phone__"]),
+        ("ananya.iyer@example.in", ["__email__"]),
+        ("ফোন ০১৮১২৩৪৫৬৭৮", ["ফোন", "__phone__"]),
+        ("where is my order", ["where", "is", "my", "order"]),
+    ],
+)
+def test_entity_values_become_placeholders_for_the_classifier(text, tokens):
+    assert placeholder_tokens(text) == tokens

@@ -1,0 +1,131 @@
+"""Start the whole Saathi stack for tests: handoff bridge, action server, Rasa server.
+
+Standard library and `requests` only, so the test suites of both virtualenvs use it (the
+Rasa-side tests in .venv-rasa, the browser tests in .venv). Every part is the real program,
+started the way `make run` starts it, with its own temporary databases and free ports.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+AGENT_EMAIL = "asha@test-shop.in"
+AGENT_PASSWORD = "correct-horse-battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, log: Path, limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited early:\n{log.read_text()[-4000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {limit}s:\n{log.read_text()[-4000:]}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def model_path() -> Optional[str]:
+    model = os.environ.get("SAATHI_TEST_MODEL")
+    return model if model and Path(model).is_file() else None
+
+
+@contextmanager
+def running_stack(work: Path, model: str, agent_hours: str = "00:00-23:59") -> Iterator[dict]:
+    """Yields URLs, tokens, database URLs and process handles of a running stack."""
+    token, bridge_token = secrets.token_hex(16), secrets.token_hex(16)
+    action_port, rasa_port, bridge_port = free_port(), free_port(), free_port()
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        SAATHI_ENV_FILE=str(work / "none.env"),
+        SAATHI_RUN_DIR=str(work),
+        SAATHI_RASA_PORT=str(rasa_port),
+        SAATHI_RASA_URL=f"http://127.0.0.1:{rasa_port}",
+        SAATHI_RASA_TOKEN=token,
+        SAATHI_ACTION_URL=f"http://127.0.0.1:{action_port}/webhook",
+        SAATHI_TRACKER_DB=str(work / "tracker.db"),
+        SAATHI_BRIDGE_PORT=str(bridge_port),
+        SAATHI_BRIDGE_URL=f"http://127.0.0.1:{bridge_port}",
+        SAATHI_BRIDGE_TOKEN=bridge_token,
+        SAATHI_BRIDGE_DB=f"sqlite:///{work / 'bridge.db'}",
+        SAATHI_BRIDGE_SECRET_KEY=secrets.token_hex(16),
+        SAATHI_AGENT_HOURS=agent_hours,
+        SAATHI_SUPPORT_CONTACT="help@test-shop.in",
+        SAATHI_MAX_MESSAGE_CHARS="4000",
+        SAATHI_KB_INDEX=str(work / "kb_index"),
+        SAATHI_KB_DB=f"sqlite:///{work / 'kb.db'}",
+        SAATHI_ORDERS_DB=f"sqlite:///{work / 'orders.db'}",
+        SAATHI_AGENT_PASSWORD=AGENT_PASSWORD,
+        HF_HUB_OFFLINE="1",
+    )
+    app_python = str(Path(os.environ.get("SAATHI_VENV_APP", ROOT / ".venv")) / "bin" / "python")
+    rasa_bin = str(Path(os.environ.get("SAATHI_VENV_RASA", ROOT / ".venv-rasa")) / "bin" / "rasa")
+    quiet = dict(cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    # The demo help centre (real importer, model and FAISS index) and the demo shop's orders.
+    subprocess.run([app_python, "-m", "kb_index", "build", str(ROOT / "kb_index" / "demo"),
+                    "--index", env["SAATHI_KB_INDEX"]], **quiet)
+    subprocess.run([app_python, "-m", "actions.orders", "seed-demo"], **quiet)
+    subprocess.run([app_python, "-m", "handoff_bridge", "create-agent", "--name", "Asha Rao", "--email", AGENT_EMAIL,
+                    "--password-env", "SAATHI_AGENT_PASSWORD", "--languages", "en,hi,hi-Latn,bn,bn-Latn",
+                    "--role", "admin", "--capacity", "5"], **quiet)
+    logs = {name: work / f"{name}.log" for name in ("bridge", "actions", "rasa")}
+    procs = {
+        "bridge": subprocess.Popen([app_python, "-m", "handoff_bridge", "serve"], cwd=ROOT, env=env,
+                                   stdout=logs["bridge"].open("w"), stderr=subprocess.STDOUT),
+        "actions": subprocess.Popen([app_python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+                                    cwd=ROOT, env=env, stdout=logs["actions"].open("w"), stderr=subprocess.STDOUT),
+        "rasa": subprocess.Popen([rasa_bin, "run", "--model", model, "--port", str(rasa_port), "--enable-api",
+                                  f"--auth-token={token}", "--credentials", "credentials.yml",
+                                  "--endpoints", "endpoints.yml", "--cors", f"http://127.0.0.1:{bridge_port}"],
+                                 cwd=ROOT, env=env, stdout=logs["rasa"].open("w"), stderr=subprocess.STDOUT),
+    }
+    try:
+        wait_http(f"http://127.0.0.1:{bridge_port}/health", procs["bridge"], logs["bridge"], 60)
+        wait_http(f"http://127.0.0.1:{action_port}/health", procs["actions"], logs["actions"], 120)
+        wait_http(f"http://127.0.0.1:{rasa_port}/status?token={token}", procs["rasa"], logs["rasa"], 300)
+        yield {
+            "rasa": f"http://127.0.0.1:{rasa_port}",
+            "actions": f"http://127.0.0.1:{action_port}",
+            "bridge": f"http://127.0.0.1:{bridge_port}",
+            "token": token,
+            "bridge_token": bridge_token,
+            "agent_email": AGENT_EMAIL,
+            "agent_password": AGENT_PASSWORD,
+            "procs": procs,
+            "rasa_proc": procs["rasa"],
+            "rasa_log": logs["rasa"],
+            "logs": logs,
+            "kb_db": env["SAATHI_KB_DB"],
+            "orders_db": env["SAATHI_ORDERS_DB"],
+            "bridge_db": env["SAATHI_BRIDGE_DB"],
+            "work": work,
+        }
+    finally:
+        for name in ("rasa", "actions", "bridge"):
+            stop(procs[name])
