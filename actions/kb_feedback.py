@@ -7,6 +7,7 @@ Questions are stored masked: phone numbers, e-mails and order numbers never reac
 from __future__ import annotations
 
 import argparse
+import re
 import datetime as dt
 import sys
 from typing import Optional
@@ -76,6 +77,21 @@ class FeedbackStore:
             .order_by(unanswered.c.created_at.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(q)]
+
+
+    def frequent_unanswered(self, limit: int = 10, scan: int = 2000) -> list[tuple[str, int]]:
+        """The questions asked most often among the latest unanswered ones, grouped by their
+        wording without case, punctuation or extra spaces (masked already)."""
+        groups: dict[str, list[str]] = {}
+        for question, _language, _when in self.unanswered_questions(scan):
+            key = " ".join(_PUNCT.sub(" ", question.casefold()).split())
+            if key:
+                groups.setdefault(key, []).append(question)
+        ranked = sorted(groups.values(), key=len, reverse=True)[:limit]
+        return [(g[0], len(g)) for g in ranked]
+
+
+_PUNCT = re.compile(r"[^\w\s\[\]\u0900-\u09ff]+")
 
 
 def main(argv: list[str]) -> int:

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
     """The bridge app; starts the outbox worker unless START_WORKER is false."""
     from actions.config import load_settings
-    from handoff_bridge import api, console
+    from handoff_bridge import api, console, requests_page
     from handoff_bridge.auth import csrf_token
     from handoff_bridge.db import init_db, make_engine
     from handoff_bridge.rasa_client import RasaClient
@@ -31,6 +31,8 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
         RASA_URL=settings.rasa_url,
         RASA_TOKEN=settings.rasa_token,
         HTTP_TIMEOUT=settings.http_timeout,
+        ORDERS_DB=settings.orders_db,
+        KB_DB=settings.kb_db,
         AGENT_HOURS=settings.agent_hours,
         TIMEZONE=settings.timezone,
         CLOCK=None,  # callable -> aware datetime; tests inject one
@@ -59,6 +61,7 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
 
     app.register_blueprint(api.bp)
     app.register_blueprint(console.bp)
+    app.register_blueprint(requests_page.bp)
     app.jinja_env.globals["csrf_token"] = csrf_token
 
     @app.get("/health")

@@ -120,4 +120,6 @@ def metrics() -> Any:
         abort(400, description="days must be an integer")
     if not 1 <= days <= 3650:
         abort(400, description="days must be 1..3650")
-    return jsonify(bridge().metrics(days))
+    from handoff_bridge.requests_page import help_centre_stats
+
+    return jsonify(dict(bridge().metrics(days), help_centre=help_centre_stats()))

@@ -297,6 +297,14 @@ def metrics() -> Any:
     charts = {"By reason": _bars(m["by_reason"]), "By language": _bars(m["by_language"]),
               "By status": _bars(m["by_status"]),
               "Minutes": [dict(b, value=f"{b['value']:.1f}") for b in _bars(times)]}
+    from handoff_bridge.requests_page import help_centre_stats
+
+    kb = help_centre_stats()
+    charts["Help-centre articles rated not helpful"] = _bars({r["article_id"]: r["not_helpful"]
+                                                            for r in kb["article_ratings"]})
+    charts["Help-centre articles rated helpful"] = _bars({r["article_id"]: r["helpful"] for r in kb["article_ratings"]})
+    charts["Most frequent questions the bot could not answer"] = _bars({q["question"][:60]: q["count"]
+                                                                       for q in kb["frequent_unanswered"]})
     return render_template("metrics.html", agent=current_agent(), m=m, charts=charts)
 
 

@@ -129,6 +129,15 @@ shopper_events = Table(
 )
 Index("ix_shopper_events_handoff", shopper_events.c.handoff_id, shopper_events.c.id)
 
+# Which conversations the bot had (a hash of the id and the first time seen), for containment:
+# the share of conversations that never needed a person. No text, no id in clear.
+conversations_seen = Table(
+    "conversations_seen",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("first_seen", Float, nullable=False, index=True),
+)
+
 SEED_CANNED: dict[str, list[tuple[str, str]]] = {
     "en": [
         ("Greeting", "Hi, I'm here to help. Let me look at your order."),

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, u
 from sqlalchemy.exc import IntegrityError
 
 from handoff_bridge import messages
-from handoff_bridge.db import OPEN_STATUSES, agents, handoffs, outbox, shopper_events
+from handoff_bridge.db import OPEN_STATUSES, agents, conversations_seen, handoffs, outbox, shopper_events
 from handoff_bridge.rasa_client import DELIVERED, ERROR, RASA_DOWN, RasaClient
 from handoff_bridge.sse import Broker
 
@@ -88,6 +88,7 @@ class Bridge:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        self._seen_keys: set[str] = set()
 
     # ---- time -------------------------------------------------------------------------------
 
@@ -240,6 +241,7 @@ class Bridge:
             return "ignored"
         text = str(event.get("text") or "")[:4000]
         now = self.now()
+        self._seen(sender, now)
         left = False
         with self.engine.begin() as conn:
             row = self._open_for(conn, sender)
@@ -474,10 +476,27 @@ class Bridge:
 
     # ---- metrics ----------------------------------------------------------------------------
 
+    def _seen(self, sender: str, now: float) -> None:
+        """Count the conversation once (containment); cheap after the first message."""
+        key = hashlib.sha256(sender.encode("utf-8")).hexdigest()
+        if key in self._seen_keys:
+            return
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(select(conversations_seen.c.key).where(conversations_seen.c.key == key)).first() is None:
+                    conn.execute(insert(conversations_seen).values(key=key, first_seen=now))
+        except IntegrityError:  # another worker counted it first
+            pass
+        if len(self._seen_keys) > 100_000:
+            self._seen_keys.clear()
+        self._seen_keys.add(key)
+
     def metrics(self, days: int = 30) -> dict[str, Any]:
         since = self.now() - days * 86400
         with self.engine.connect() as conn:
             rows = list(conn.execute(select(handoffs).where(handoffs.c.created_at >= since)))
+            seen = int(conn.execute(select(func.count()).select_from(conversations_seen)
+                                    .where(conversations_seen.c.first_seen >= since)).scalar() or 0)
         by_reason: dict[str, int] = {}
         by_language: dict[str, int] = {}
         by_status: dict[str, int] = {}
@@ -512,5 +531,7 @@ class Bridge:
             "ticket_response_seconds": dist(ticket_responses),
             "ratings": {"count": len(ratings),
                         "average": round(sum(ratings) / len(ratings), 2) if ratings else None},
-            "containment": None,  # needs Rasa's conversation count; not collected by the bridge
+            # Conversations the bot had (seen through Rasa's event broker) that never asked for a person.
+            "conversations": seen,
+            "containment": round(1 - len({r.conversation_id for r in rows}) / seen, 3) if seen else None,
         }

@@ -7,13 +7,16 @@ started the way `make run` starts it, with its own temporary databases and free 
 from __future__ import annotations
 
 import os
+import queue
+import re
 import secrets
 import socket
 import subprocess
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import requests
 
@@ -129,3 +132,70 @@ def running_stack(work: Path, model: str, agent_hours: str = "00:00-23:59") -> I
     finally:
         for name in ("rasa", "actions", "bridge"):
             stop(procs[name])
+
+
+class Agent:
+    """The agent console over HTTP, as a logged-in browser would use it."""
+
+    def __init__(self, stack: dict):
+        self.base = stack["bridge"]
+        self.http = requests.Session()
+        page = self.http.get(f"{self.base}/console/login", timeout=10).text
+        self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        r = self.http.post(f"{self.base}/console/login", timeout=10, allow_redirects=False,
+                           data={"email": stack["agent_email"], "password": stack["agent_password"],
+                                 "csrf_token": self.csrf})
+        assert r.status_code in (302, 303), r.text
+        page = self.http.get(f"{self.base}/console/", timeout=10).text
+        self.csrf = re.search(r'data-csrf="([^"]+)"', page).group(1)
+
+    def post(self, path: str, **data: Any) -> requests.Response:
+        return self.http.post(f"{self.base}{path}", data=data, headers={"X-CSRF-Token": self.csrf},
+                              timeout=10, allow_redirects=False)
+
+    def queue(self) -> dict:
+        return self.http.get(f"{self.base}/console/queue.json", timeout=10).json()
+
+    def page(self, handoff_id: int) -> str:
+        return self.http.get(f"{self.base}/console/handoffs/{handoff_id}", timeout=10).text
+
+
+class SocketShopper:
+    """A website shopper on Rasa's socketio channel (session persistence on)."""
+
+    def __init__(self, rasa_url: str):
+        self.url = rasa_url
+        self.session_id = "web-" + secrets.token_hex(6)
+        import socketio  # python-socketio: in .venv-rasa (Rasa's dependency)
+
+        self.sio = socketio.Client()
+        self.inbox: queue.Queue = queue.Queue()
+        self.confirmed = threading.Event()
+        self.sio.on("bot_uttered", self.inbox.put)
+        self.sio.on("session_confirm", lambda *_: self.confirmed.set())
+
+    def connect(self) -> None:
+        self.sio.connect(self.url, socketio_path="/socket.io", transports=["polling"])
+        self.sio.emit("session_request", {"session_id": self.session_id})
+        assert self.confirmed.wait(10), "no session_confirm"
+
+    def say(self, text: str) -> None:
+        self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id})
+
+    def receive(self, timeout: float = 30) -> dict:
+        return self.inbox.get(timeout=timeout)
+
+    def receive_until(self, pattern: str, timeout: float = 30) -> list[dict]:
+        """Messages up to and including the first whose text matches."""
+        got, deadline = [], time.monotonic() + timeout
+        while True:
+            msg = self.receive(max(0.1, deadline - time.monotonic()))
+            got.append(msg)
+            if re.search(pattern, msg.get("text") or ""):
+                return got
+
+    def silence(self, seconds: float) -> Optional[dict]:
+        try:
+            return self.inbox.get(timeout=seconds)
+        except queue.Empty:
+            return None
