@@ -6,6 +6,9 @@ cd "$ROOT"
 MODEL="$("$ROOT/scripts/train.sh")"
 export SAATHI_TEST_MODEL="$MODEL"
 mkdir -p "$ROOT/tests/artifacts"
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads one).
+SAATHI_CHROMIUM="$("$ROOT/scripts/chromium.sh")" || die "Chromium is needed for the browser tests"
+export SAATHI_CHROMIUM
 failed=()
 
 say "rasa data validate"

@@ -10,11 +10,13 @@ import os
 import queue
 import re
 import secrets
+import json
 import socket
 import subprocess
 import threading
 import time
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -23,6 +25,20 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 AGENT_EMAIL = "asha@test-shop.in"
 AGENT_PASSWORD = "correct-horse-battery"
+
+# Channel secrets of the test stack. The platforms' servers (Meta's Graph API, Twilio) cannot be
+# reached from here, so the stack points the connectors at a RecordingServer on loopback.
+CHANNEL_ENV = {
+    "SAATHI_META_APP_SECRET": "test-meta-app-secret",
+    "SAATHI_WHATSAPP_VERIFY_TOKEN": "test-wa-verify-token",
+    "SAATHI_WHATSAPP_TOKEN": "test-wa-access-token",
+    "SAATHI_WHATSAPP_PHONE_NUMBER_ID": "109876543210",
+    "SAATHI_MESSENGER_VERIFY_TOKEN": "test-fb-verify-token",
+    "SAATHI_MESSENGER_PAGE_TOKEN": "test-fb-page-token",
+    "SAATHI_TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
+    "SAATHI_TWILIO_AUTH_TOKEN": "test-twilio-auth-token",
+    "SAATHI_TWILIO_NUMBER": "whatsapp:+14155238886",
+}
 
 
 def free_port() -> int:
@@ -53,6 +69,89 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
+class RecordingServer:
+    """A loopback HTTP server standing in for Meta's and Twilio's APIs: it records every call.
+
+    Each call is kept as a dict: method, path, query, headers, body (text), json (or None).
+    Replies are JSON shaped like the platforms' answers; `reply_with(status, body)` overrides the
+    next replies (for 5xx and error tests) until `reply_normally()`.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+        self._cond = threading.Condition()
+        self._override: Optional[tuple[int, Any]] = None
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+                path, _, query = self.path.partition("?")
+                try:
+                    parsed = json.loads(body) if body else None
+                except ValueError:
+                    parsed = None
+                call = {"method": self.command, "path": path, "query": query,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": body, "json": parsed}
+                status, reply = recorder._reply(call)
+                data = json.dumps(reply).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                with recorder._cond:
+                    recorder.calls.append(call)
+                    recorder._cond.notify_all()
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _reply(self, call: dict) -> tuple[int, Any]:
+        if self._override is not None:
+            return self._override
+        n = len(self.calls) + 1
+        if "/Accounts/" in call["path"]:  # Twilio's Messages resource
+            return 201, {"sid": f"SM{n:032x}", "status": "queued"}
+        if call["path"].endswith("/messages") and "messaging_product" in call["body"]:
+            return 200, {"messaging_product": "whatsapp", "messages": [{"id": f"wamid.TEST{n}"}]}
+        return 200, {"recipient_id": "0", "message_id": f"m_TEST{n}"}
+
+    def reply_with(self, status: int, body: Any) -> None:
+        self._override = (status, body)
+
+    def reply_normally(self) -> None:
+        self._override = None
+
+    def clear(self) -> None:
+        with self._cond:
+            self.calls.clear()
+
+    def wait_for(self, predicate: Any, timeout: float = 30) -> list[dict]:
+        """Calls so far once one satisfies `predicate(call)`; raises AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not any(predicate(c) for c in self.calls):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no matching call within {timeout}s; calls: {self.calls}")
+                self._cond.wait(left)
+            return list(self.calls)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def model_path() -> Optional[str]:
     model = os.environ.get("SAATHI_TEST_MODEL")
     return model if model and Path(model).is_file() else None
@@ -62,6 +161,7 @@ def model_path() -> Optional[str]:
 def running_stack(work: Path, model: str, agent_hours: str = "00:00-23:59") -> Iterator[dict]:
     """Yields URLs, tokens, database URLs and process handles of a running stack."""
     token, bridge_token = secrets.token_hex(16), secrets.token_hex(16)
+    recorder = RecordingServer()
     action_port, rasa_port, bridge_port = free_port(), free_port(), free_port()
     env = dict(
         os.environ,
@@ -86,6 +186,9 @@ def running_stack(work: Path, model: str, agent_hours: str = "00:00-23:59") -> I
         SAATHI_ORDERS_DB=f"sqlite:///{work / 'orders.db'}",
         SAATHI_AGENT_PASSWORD=AGENT_PASSWORD,
         HF_HUB_OFFLINE="1",
+        SAATHI_GRAPH_API_URL=f"{recorder.url}/v19.0",
+        SAATHI_TWILIO_API_URL=recorder.url,
+        **CHANNEL_ENV,
     )
     app_python = str(Path(os.environ.get("SAATHI_VENV_APP", ROOT / ".venv")) / "bin" / "python")
     rasa_bin = str(Path(os.environ.get("SAATHI_VENV_RASA", ROOT / ".venv-rasa")) / "bin" / "rasa")
@@ -128,10 +231,13 @@ def running_stack(work: Path, model: str, agent_hours: str = "00:00-23:59") -> I
             "orders_db": env["SAATHI_ORDERS_DB"],
             "bridge_db": env["SAATHI_BRIDGE_DB"],
             "work": work,
+            "recorder": recorder,
+            "env": env,
         }
     finally:
         for name in ("rasa", "actions", "bridge"):
             stop(procs[name])
+        recorder.close()
 
 
 class Agent:
