@@ -34,6 +34,17 @@ class BotSettings:
     bridge_url: str = "http://127.0.0.1:8000"
     bridge_token: str = ""
     http_timeout: float = 5.0
+    media_dir: str = ".run/media"  # photos shoppers sent, saved by the channel connectors
+    # Meta's WhatsApp Cloud API and Messenger (bot/channels/whatsapp.py, messenger.py)
+    graph_api_url: str = "https://graph.facebook.com/v19.0"
+    meta_app_secret: str = ""  # signs every webhook POST (X-Hub-Signature-256)
+    whatsapp_verify_token: str = ""
+    whatsapp_token: str = ""
+    whatsapp_phone_number_id: str = ""
+    messenger_verify_token: str = ""
+    messenger_page_token: str = ""
+    media_max_bytes: int = 10 * 1024 * 1024
+    channel_db: str = "sqlite:///.run/channels.db"  # message ids already handled (bot/channels/dedup.py)
 
 
 def load_settings(env: Optional[Mapping[str, str]] = None) -> BotSettings:
@@ -45,4 +56,16 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> BotSettings:
         bridge_url=values.get("SAATHI_BRIDGE_URL", f"http://127.0.0.1:{values.get('SAATHI_BRIDGE_PORT', '8000')}"),
         bridge_token=values.get("SAATHI_BRIDGE_TOKEN", ""),
         http_timeout=float(values.get("SAATHI_HTTP_TIMEOUT", "5")),
+        media_dir=values.get("SAATHI_MEDIA_DIR")
+        or str(Path(values.get("SAATHI_RUN_DIR", str(PROJECT_ROOT / ".run"))) / "media"),
+        graph_api_url=(values.get("SAATHI_GRAPH_API_URL") or "https://graph.facebook.com/v19.0").rstrip("/"),
+        meta_app_secret=values.get("SAATHI_META_APP_SECRET", ""),
+        whatsapp_verify_token=values.get("SAATHI_WHATSAPP_VERIFY_TOKEN", ""),
+        whatsapp_token=values.get("SAATHI_WHATSAPP_TOKEN", ""),
+        whatsapp_phone_number_id=values.get("SAATHI_WHATSAPP_PHONE_NUMBER_ID", ""),
+        messenger_verify_token=values.get("SAATHI_MESSENGER_VERIFY_TOKEN", ""),
+        messenger_page_token=values.get("SAATHI_MESSENGER_PAGE_TOKEN", ""),
+        media_max_bytes=int(values.get("SAATHI_MEDIA_MAX_BYTES") or 10 * 1024 * 1024),
+        channel_db=values.get("SAATHI_CHANNEL_DB")
+        or f"sqlite:///{Path(values.get('SAATHI_RUN_DIR', str(PROJECT_ROOT / '.run'))) / 'channels.db'}",
     )

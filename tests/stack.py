@@ -72,15 +72,18 @@ def stop(proc: subprocess.Popen) -> None:
 class RecordingServer:
     """A loopback HTTP server standing in for Meta's and Twilio's APIs: it records every call.
 
-    Each call is kept as a dict: method, path, query, headers, body (text), json (or None).
+    Each call is kept as a dict: method, path, query, headers, body (text), json (or None), at
+    (time.monotonic() of arrival).
     Replies are JSON shaped like the platforms' answers; `reply_with(status, body)` overrides the
-    next replies (for 5xx and error tests) until `reply_normally()`.
+    next replies (for 5xx and error tests) until `reply_normally()`. `serve(path, data, type)`
+    answers GETs of `path` with those bytes instead (media downloads).
     """
 
     def __init__(self) -> None:
         self.calls: list[dict] = []
         self._cond = threading.Condition()
         self._override: Optional[tuple[int, Any]] = None
+        self._served: dict[str, tuple[bytes, str]] = {}
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -97,11 +100,14 @@ class RecordingServer:
                     parsed = None
                 call = {"method": self.command, "path": path, "query": query,
                         "headers": {k.lower(): v for k, v in self.headers.items()},
-                        "body": body, "json": parsed}
+                        "body": body, "json": parsed, "at": time.monotonic()}  # arrival: calls may be
+                # appended out of order when a client's next call overtakes this one's bookkeeping
                 status, reply = recorder._reply(call)
-                data = json.dumps(reply).encode()
+                data, ctype = json.dumps(reply).encode(), "application/json"
+                if self.command == "GET" and path in recorder._served:
+                    status, (data, ctype) = 200, recorder._served[path]
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -131,6 +137,11 @@ class RecordingServer:
 
     def reply_normally(self) -> None:
         self._override = None
+
+    def serve(self, path: str, data: Any, content_type: str = "application/json") -> None:
+        """GETs of `path` answer `data` (bytes as they are, anything else as JSON) from now on."""
+        body = data if isinstance(data, bytes) else json.dumps(data).encode()
+        self._served[path] = (body, content_type)
 
     def clear(self) -> None:
         with self._cond:

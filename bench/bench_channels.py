@@ -1,0 +1,125 @@
+"""Channel latency on the real stack: a signed webhook in, until the reply reaches "Meta".
+
+For WhatsApp and Messenger, one conversation at a time: a signed webhook POST (as Meta sends it)
+until the RecordingServer (standing in for the Graph API) has received the turn's last reply
+call; compared with a REST turn (POST until the reply body) of the same Saathi server and the
+same messages. Runs in .venv-rasa:
+
+    .venv-rasa/bin/python bench/bench_channels.py MODEL.tar.gz [--n 60] [--write-readme]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.bench_rasa import pctl, platform  # noqa: E402
+from bot.channels.meta import SIGNATURE_HEADER, sign  # noqa: E402
+from tests.stack import CHANNEL_ENV, running_stack  # noqa: E402
+
+# A greeting, an order question, a help-centre question (buttons), a Hindi and a Bengali message.
+MESSAGES = ["hello", "where is my order?", "what is your return policy?", "नमस्ते", "রিফান্ড কবে পাব?"]
+
+
+def signed_post(url: str, body: dict) -> None:
+    raw = json.dumps(body).encode()
+    r = requests.post(url, data=raw, timeout=60, headers={
+        "Content-Type": "application/json", SIGNATURE_HEADER: sign(CHANNEL_ENV["SAATHI_META_APP_SECRET"], raw)})
+    r.raise_for_status()
+
+
+def whatsapp_body(number: str, text: str) -> dict:
+    message = {"from": number, "id": f"wamid.BENCH{secrets.token_hex(8)}", "timestamp": str(int(time.time())),
+               "type": "text", "text": {"body": text}}
+    return {"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"phone_number_id": CHANNEL_ENV["SAATHI_WHATSAPP_PHONE_NUMBER_ID"]},
+        "messages": [message]}}]}]}
+
+
+def messenger_body(psid: str, text: str) -> dict:
+    event = {"sender": {"id": psid}, "recipient": {"id": "PAGE"}, "timestamp": int(time.time() * 1000),
+             "message": {"mid": f"m_BENCH{secrets.token_hex(8)}", "text": text}}
+    return {"object": "page", "entry": [{"id": "PAGE", "time": int(time.time() * 1000), "messaging": [event]}]}
+
+
+def webhook_turns(stack: dict, channel: str, n: int, body: Callable[[str, str], dict],
+                  is_reply: Callable[[dict, str], bool], sender: str) -> list[float]:
+    """ms from the signed POST until the last reply call of the turn arrived at the recorder."""
+    recorder, url, out = stack["recorder"], f"{stack['rasa']}/webhooks/{channel}/webhook", []
+    for i in range(n):
+        t0 = time.monotonic()
+        signed_post(url, body(sender, MESSAGES[i % len(MESSAGES)]))
+        # The connector answers Meta after the turn's replies went out; the recorder notes each
+        # call's arrival time before answering it.
+        recorder.wait_for(lambda c: c["at"] >= t0 and is_reply(c, sender), timeout=30)
+        time.sleep(0.05)  # a reply answered just before the POST returned may still be in the recorder's bookkeeping
+        out.append((max(c["at"] for c in recorder.calls if c["at"] >= t0 and is_reply(c, sender)) - t0) * 1000)
+        recorder.clear()
+    return out
+
+
+def rest_turns(stack: dict, n: int) -> list[float]:
+    out, sender = [], f"bench-rest-{secrets.token_hex(4)}"
+    for i in range(n):
+        t0 = time.monotonic()
+        r = requests.post(f"{stack['rasa']}/webhooks/rest/webhook", timeout=60,
+                          json={"sender": sender, "message": MESSAGES[i % len(MESSAGES)]})
+        r.raise_for_status()
+        out.append((time.monotonic() - t0) * 1000)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("--n", type=int, default=60, help="turns per channel")
+    ap.add_argument("--write-readme", action="store_true")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="saathi-bench-channels-"))
+    print(f"machine: {os.cpu_count()} cores, {platform()}; starting the stack ...", flush=True)
+    with running_stack(work, args.model) as stack:
+        number = "9198" + str(secrets.randbelow(10**8)).zfill(8)
+        psid = "2" + str(secrets.randbelow(10**15)).zfill(15)
+        wa_path = f"/v19.0/{CHANNEL_ENV['SAATHI_WHATSAPP_PHONE_NUMBER_ID']}/messages"
+        rest_turns(stack, len(MESSAGES))  # warm-up: first turns load lazily
+        results = {
+            "REST turn (POST until the reply body)": rest_turns(stack, args.n),
+            "WhatsApp (signed webhook until the last Graph API send)": webhook_turns(
+                stack, "whatsapp", args.n, whatsapp_body,
+                lambda c, s: c["path"] == wa_path and (c["json"] or {}).get("to") == s, number),
+            "Messenger (signed webhook until the last Send API call)": webhook_turns(
+                stack, "messenger", args.n, messenger_body,
+                lambda c, s: c["path"] == "/v19.0/me/messages" and ((c["json"] or {}).get("recipient") or {}).get("id") == s,
+                psid),
+        }
+    rows = ["| path | turns | p50 (ms) | p95 (ms) | max (ms) |", "|---|---|---|---|---|"]
+    for name, values in results.items():
+        rows.append(f"| {name} | {len(values)} | {statistics.median(values):.0f} | {pctl(values, 95):.0f} | "
+                    f"{max(values):.0f} |")
+    stamp = (f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores ({platform()}), command "
+             f"`.venv-rasa/bin/python bench/bench_channels.py MODEL --n {args.n}`; one conversation at a time, "
+             f"messages cycling through {len(MESSAGES)} (greeting, order, help centre with buttons, Hindi, Bengali); "
+             "the Graph API is a loopback recorder, so Meta's own network time is not included.")
+    print("\n" + "\n".join(rows) + "\n\n" + stamp)
+    if args.write_readme:
+        from kb_index.evaluate import write_readme
+
+        write_readme(ROOT / "README.md", "\n".join([stamp, ""] + rows), name="bench-channels")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
