@@ -68,6 +68,16 @@ class Settings:
     bridge_secret_key: str = ""  # signs the agent console's session cookies
     agent_hours: str = "09:00-21:00"  # in `timezone`
     bridge_workers: int = 4  # WSGI threads of the bridge under `make run`
+    # One shopper across channels and proactive messages (actions/customers.py, actions/notify.py).
+    greet_by_name_channels: str = "whatsapp,twilio_whatsapp,messenger,facebook,socketio"
+    quiet_hours: str = "21:00-09:00"  # no proactive message in these hours (in `timezone`)
+    graph_api_url: str = "https://graph.facebook.com/v19.0"
+    whatsapp_token: str = ""
+    whatsapp_phone_number_id: str = ""
+    whatsapp_delay_template: str = "order_delayed"  # approved template: {{1}} name, {{2}} order, {{3}} date
+    whatsapp_template_languages: str = "en=en,hi=hi,bn=bn,hi-Latn=hi,bn-Latn=bn"
+    messenger_page_token: str = ""
+    messenger_post_purchase_tag: bool = True  # outside 24 h: MESSAGE_TAG POST_PURCHASE_UPDATE, else skip
 
     def as_env(self) -> dict[str, str]:
         """The settings under their environment-variable names."""
@@ -113,6 +123,17 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         bridge_secret_key=v.get("SAATHI_BRIDGE_SECRET_KEY", ""),
         agent_hours=v.get("SAATHI_AGENT_HOURS") or "09:00-21:00",
         bridge_workers=int(v.get("SAATHI_BRIDGE_WORKERS") or "4"),
+        greet_by_name_channels=v.get("SAATHI_GREET_BY_NAME_CHANNELS",
+                                     "whatsapp,twilio_whatsapp,messenger,facebook,socketio"),
+        quiet_hours=v.get("SAATHI_QUIET_HOURS") or "21:00-09:00",
+        graph_api_url=(v.get("SAATHI_GRAPH_API_URL") or "https://graph.facebook.com/v19.0").rstrip("/"),
+        whatsapp_token=v.get("SAATHI_WHATSAPP_TOKEN", ""),
+        whatsapp_phone_number_id=v.get("SAATHI_WHATSAPP_PHONE_NUMBER_ID", ""),
+        whatsapp_delay_template=v.get("SAATHI_WHATSAPP_DELAY_TEMPLATE") or "order_delayed",
+        whatsapp_template_languages=v.get("SAATHI_WHATSAPP_TEMPLATE_LANGUAGES")
+        or "en=en,hi=hi,bn=bn,hi-Latn=hi,bn-Latn=bn",
+        messenger_page_token=v.get("SAATHI_MESSENGER_PAGE_TOKEN", ""),
+        messenger_post_purchase_tag=(v.get("SAATHI_MESSENGER_POST_PURCHASE_TAG") or "1").lower() not in ("0", "false", "no"),
     )
 
 

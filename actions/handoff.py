@@ -44,8 +44,14 @@ def customer_context(tracker: Tracker) -> dict[str, Any]:
         order = svc.provider.get(order_id)
         if order is None:
             return {"verified": False, "order_id": order_id}
-        return {"verified": True, "order_id": order.order_id, "first_name": order.first_name,
-                "order_status": order.status, "items": order.items}
+        context = {"verified": True, "order_id": order.order_id, "first_name": order.first_name,
+                   "order_status": order.status, "items": order.items}
+        from actions.customers import customer_store
+
+        customer = customer_store(svc.settings).customer_for(tracker.get_latest_input_channel(), tracker.sender_id)
+        if customer is not None:  # the console shows this customer's conversations on every channel
+            context["customer_id"] = customer.id
+        return context
     except Exception as exc:  # the handoff must not fail because the order system did
         logger.warning("no customer context for the handoff: %s", type(exc).__name__)
         return {"verified": False, "order_id": tracker.get_slot("order_id")}

@@ -133,7 +133,7 @@ class OrderTurn:
             if provider.verify(order_id, phone=own) == "verified":
                 store.record_verified(self.sender, order_id, "channel")
                 logger.info("order %s verified by the channel's number %s", order_id, mask_phone(own))
-                return provider.get(order_id), []
+                return self.linked(provider.get(order_id), "channel"), []
         if not phone and not email:
             self.say("utter_ask_contact", order_id=order_id)
             return None, []
@@ -141,7 +141,7 @@ class OrderTurn:
         if provider.verify(order_id, phone=phone, email=email) == "verified":
             store.record_verified(self.sender, order_id, "phone" if phone else "email")
             logger.info("order %s verified", order_id)
-            return provider.get(order_id), []
+            return self.linked(provider.get(order_id), "phone" if phone else "email"), []
         store.record(self.sender, "failure")
         logger.info("order verification failed (order %s)", order_id)
         forget = [SlotSet("phone", None), SlotSet("email", None)]
@@ -151,6 +151,14 @@ class OrderTurn:
                                    SlotSet("handoff_reason", "verification_failed")]
         self.say("utter_verification_failed")
         return None, forget
+
+    def linked(self, order: Optional[Order], method: str) -> Optional[Order]:
+        """Now verified: link this channel identity to the order's customer (actions/customers.py)."""
+        if order is not None:
+            from actions.customers import link_verified
+
+            link_verified(self.svc.settings, self.t.get_latest_input_channel(), self.sender, order, method, self.lang)
+        return order
 
     # -- the requests ----------------------------------------------------------------
     def run(self) -> List[EventType]:

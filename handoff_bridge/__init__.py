@@ -62,6 +62,9 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(requests_page.bp)
+    from handoff_bridge import customer_records  # one shopper across channels: history, export, erase
+
+    app.register_blueprint(customer_records.bp)
     app.jinja_env.globals["csrf_token"] = csrf_token
 
     @app.get("/health")
