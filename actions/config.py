@@ -68,6 +68,7 @@ class Settings:
     bridge_secret_key: str = ""  # signs the agent console's session cookies
     agent_hours: str = "09:00-21:00"  # in `timezone`
     bridge_workers: int = 4  # WSGI threads of the bridge under `make run`
+    media_dir: str = ""  # photos shoppers sent, saved by the channel connectors, shown in the console
     # One shopper across channels and proactive messages (actions/customers.py, actions/notify.py).
     greet_by_name_channels: str = "whatsapp,twilio_whatsapp,messenger,facebook,socketio"
     quiet_hours: str = "21:00-09:00"  # no proactive message in these hours (in `timezone`)
@@ -123,6 +124,7 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         bridge_secret_key=v.get("SAATHI_BRIDGE_SECRET_KEY", ""),
         agent_hours=v.get("SAATHI_AGENT_HOURS") or "09:00-21:00",
         bridge_workers=int(v.get("SAATHI_BRIDGE_WORKERS") or "4"),
+        media_dir=v.get("SAATHI_MEDIA_DIR") or str(Path(run_dir) / "media"),
         greet_by_name_channels=v.get("SAATHI_GREET_BY_NAME_CHANNELS",
                                      "whatsapp,twilio_whatsapp,messenger,facebook,socketio"),
         quiet_hours=v.get("SAATHI_QUIET_HOURS") or "21:00-09:00",

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
     """The bridge app; starts the outbox worker unless START_WORKER is false."""
     from actions.config import load_settings
-    from handoff_bridge import api, console, requests_page
+    from handoff_bridge import api, console, media, requests_page
     from handoff_bridge.auth import csrf_token
     from handoff_bridge.db import init_db, make_engine
     from handoff_bridge.rasa_client import RasaClient
@@ -33,6 +33,7 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
         HTTP_TIMEOUT=settings.http_timeout,
         ORDERS_DB=settings.orders_db,
         KB_DB=settings.kb_db,
+        MEDIA_DIR=settings.media_dir,
         AGENT_HOURS=settings.agent_hours,
         TIMEZONE=settings.timezone,
         CLOCK=None,  # callable -> aware datetime; tests inject one
@@ -62,6 +63,7 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(requests_page.bp)
+    app.register_blueprint(media.bp)
     from handoff_bridge import customer_records  # one shopper across channels: history, export, erase
 
     app.register_blueprint(customer_records.bp)

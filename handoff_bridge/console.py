@@ -18,6 +18,7 @@ from werkzeug.security import check_password_hash
 from handoff_bridge.auth import (bridge, check_csrf, clear_login_failures, csrf_token, current_agent,
                                  login_blocked, login_required, record_login_failure)
 from handoff_bridge.db import agents, canned_responses, handoffs, outbox, shopper_events
+from handoff_bridge.media import attachments_of
 from handoff_bridge.service import Result
 from handoff_bridge.sse import format_event
 
@@ -190,11 +191,14 @@ def _transcript(conversation_id: str) -> tuple[Optional[list[dict[str, Any]]], s
         return None, outcome
     turns = []
     for ev in tracker.get("events") or []:
-        if not isinstance(ev, dict) or ev.get("event") not in ("user", "bot") or not ev.get("text"):
+        if not isinstance(ev, dict) or ev.get("event") not in ("user", "bot"):
+            continue
+        attachments = attachments_of(ev.get("metadata")) if ev["event"] == "user" else []
+        if not ev.get("text") and not attachments:
             continue
         ts = ev.get("timestamp")
-        turns.append({"who": "shopper" if ev["event"] == "user" else "bot", "text": str(ev["text"]),
-                      "at": float(ts) if isinstance(ts, (int, float)) else None})
+        turns.append({"who": "shopper" if ev["event"] == "user" else "bot", "text": str(ev.get("text") or ""),
+                      "at": float(ts) if isinstance(ts, (int, float)) else None, "attachments": attachments})
     return turns, outcome
 
 
@@ -281,31 +285,15 @@ def answer_ticket(handoff_id: int) -> Any:
 
 # ---- metrics ----------------------------------------------------------------------------------
 
-def _bars(counts: dict[str, Any]) -> list[dict[str, Any]]:
-    top = max([v for v in counts.values() if v] or [1])
-    return [{"label": k, "value": v, "width": round(300 * (v or 0) / top)}
-            for k, v in sorted(counts.items(), key=lambda kv: -(kv[1] or 0))]
-
-
 @bp.get("/metrics")
 @login_required
 def metrics() -> Any:
-    m = bridge().metrics()
-    times = {f"{name} {p}": (m[key][p] or 0) / 60 for name, key in
-             (("wait", "waiting_seconds"), ("first reply", "first_response_seconds"),
-              ("handling", "handling_seconds")) for p in ("p50", "p95")}
-    charts = {"By reason": _bars(m["by_reason"]), "By language": _bars(m["by_language"]),
-              "By status": _bars(m["by_status"]),
-              "Minutes": [dict(b, value=f"{b['value']:.1f}") for b in _bars(times)]}
+    from handoff_bridge.charts import metrics_charts
     from handoff_bridge.requests_page import help_centre_stats
 
+    m = bridge().metrics()
     kb = help_centre_stats()
-    charts["Help-centre articles rated not helpful"] = _bars({r["article_id"]: r["not_helpful"]
-                                                            for r in kb["article_ratings"]})
-    charts["Help-centre articles rated helpful"] = _bars({r["article_id"]: r["helpful"] for r in kb["article_ratings"]})
-    charts["Most frequent questions the bot could not answer"] = _bars({q["question"][:60]: q["count"]
-                                                                       for q in kb["frequent_unanswered"]})
-    return render_template("metrics.html", agent=current_agent(), m=m, charts=charts)
+    return render_template("metrics.html", agent=current_agent(), m=m, charts=metrics_charts(m, kb))
 
 
 # ---- live events ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from handoff_bridge import messages
 from handoff_bridge.db import OPEN_STATUSES, agents, conversations_seen, handoffs, outbox, shopper_events
+from handoff_bridge.media import attachments_of
 from handoff_bridge.rasa_client import DELIVERED, ERROR, RASA_DOWN, RasaClient
 from handoff_bridge.sse import Broker
 
@@ -240,6 +241,7 @@ class Bridge:
         if event.get("event") != "user" or not isinstance(sender, str) or not sender:
             return "ignored"
         text = str(event.get("text") or "")[:4000]
+        attachments = attachments_of(event.get("metadata"))
         now = self.now()
         self._seen(sender, now)
         left = False
@@ -259,8 +261,9 @@ class Bridge:
                     self._queue(conn, row, "message", text=messages.render("left_queue", row.language))
             if not left:
                 conn.execute(update(handoffs).where(handoffs.c.id == row.id).values(last_shopper_at=now))
+                buffered = text or " ".join(f"[{a['type']}]" for a in attachments)
                 new_id = conn.execute(insert(shopper_events).values(
-                    handoff_id=row.id, text=text, at=now).returning(shopper_events.c.id)).scalar_one()
+                    handoff_id=row.id, text=buffered, at=now).returning(shopper_events.c.id)).scalar_one()
                 conn.execute(delete(shopper_events).where(
                     shopper_events.c.handoff_id == row.id,
                     shopper_events.c.id <= new_id - SHOPPER_BUFFER))
@@ -270,7 +273,8 @@ class Bridge:
             self.refresh_positions()
             self.wake()
             return "left"
-        self.broker.publish("shopper_message", {"handoff_id": row.id, "text": text, "at": now})
+        self.broker.publish("shopper_message", {"handoff_id": row.id, "text": text, "at": now,
+                                                "attachments": attachments})
         return "fanned_out"
 
     # ---- agent actions ----------------------------------------------------------------------
@@ -530,8 +534,12 @@ class Bridge:
             "handling_seconds": dist(handles),
             "ticket_response_seconds": dist(ticket_responses),
             "ratings": {"count": len(ratings),
-                        "average": round(sum(ratings) / len(ratings), 2) if ratings else None},
+                        "average": round(sum(ratings) / len(ratings), 2) if ratings else None,
+                        "distribution": {str(star): ratings.count(star) for star in range(1, 6)}},
+            # Handoffs per conversation the bot had, overall and per reason (None before any was seen).
+            "handoff_rate": round(len(rows) / seen, 3) if seen else None,
+            "handoff_rate_by_reason": {k: round(v / seen, 3) for k, v in by_reason.items()} if seen else {},
             # Conversations the bot had (seen through Rasa's event broker) that never asked for a person.
             "conversations": seen,
-            "containment": round(1 - len({r.conversation_id for r in rows}) / seen, 3) if seen else None,
+            "containment": round(max(0.0, 1 - len({r.conversation_id for r in rows}) / seen), 3) if seen else None,
         }

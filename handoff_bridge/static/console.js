@@ -67,7 +67,7 @@
       var tr = el("tr", null, h.mine_language ? "mine-lang" : "other-lang");
       var link = el("a", h.id); link.href = "/console/handoffs/" + h.id;
       var first = el("td"); first.appendChild(link); tr.appendChild(first);
-      [h.position, h.first_name, h.language, h.channel, h.reason, minutes(h.waiting_seconds)].forEach(function (v) {
+      [h.position, h.first_name || "–", h.language, h.channel, h.reason, minutes(h.waiting_seconds)].forEach(function (v) {
         tr.appendChild(el("td", v));
       });
       var btn = el("button", "Claim");
@@ -87,6 +87,30 @@
     fetch("/console/queue.json", { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) { if (data) { renderQueue(data); } });
+  }
+
+  // A photo (served by /console/media/<file>) or a location (text and a map link).
+  function attachment(a) {
+    if (a.type === "image") {
+      var fig = el("figure", null, "attachment photo");
+      var src = "/console/media/" + encodeURIComponent(a.file);
+      var link = el("a"); link.href = src; link.target = "_blank"; link.rel = "noopener";
+      var img = el("img"); img.src = src; img.alt = a.caption || "photo from the shopper";
+      link.appendChild(img); fig.appendChild(link);
+      if (a.caption) { fig.appendChild(el("figcaption", a.caption)); }
+      return fig;
+    }
+    if (a.type === "image_missing") {
+      return el("div", "The shopper sent a photo that could not be downloaded" +
+                (a.caption ? " (" + a.caption + ")" : "") + ".", "attachment missing");
+    }
+    var div = el("div", "Location: " + [a.name, a.address].filter(Boolean).join(" ") +
+                 " (" + a.latitude + ", " + a.longitude + ") ", "attachment location");
+    if (typeof a.map_url === "string" && a.map_url.indexOf("https://www.openstreetmap.org/") === 0) {
+      var map = el("a", "Open map"); map.href = a.map_url; map.target = "_blank"; map.rel = "noopener noreferrer";
+      div.appendChild(map);
+    }
+    return div;
   }
 
   var handoffId = body.dataset.handoffId ? parseInt(body.dataset.handoffId, 10) : null;
@@ -149,8 +173,14 @@
       var list = document.getElementById("transcript");
       if (list) {
         var li = el("li", null, "shopper");
+        if (typeof d.at === "number") {
+          li.appendChild(el("span", new Date(d.at * 1000).toLocaleString(undefined, {
+            day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit", hour12: false }), "at"));
+          li.appendChild(document.createTextNode(" "));
+        }
         li.appendChild(el("b", "shopper")); li.appendChild(document.createTextNode(" "));
         li.appendChild(el("span", d.text, "text"));
+        (d.attachments || []).forEach(function (a) { li.appendChild(attachment(a)); });
         list.appendChild(li);
       }
     }

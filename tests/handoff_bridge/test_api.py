@@ -115,7 +115,7 @@ def test_rating_validation_and_storage(app, client):
         assert client.post("/api/handoffs/c1/rating", json={"rating": bad}, headers=AUTH).status_code == 400
     assert client.post("/api/handoffs/c1/rating", json={"rating": "5"}, headers=AUTH).status_code == 200
     ratings = client.get("/api/metrics", headers=AUTH).get_json()["ratings"]
-    assert ratings == {"count": 1, "average": 5.0}
+    assert ratings == {"count": 1, "average": 5.0, "distribution": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}}
 
 
 def test_metrics_numbers(app, client, clock, rasa):
