@@ -1,12 +1,17 @@
 """Checks shared by Saathi's input channels: what a shopper message may be."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from bot.nlu.text import clean_text
 
 MAX_SENDER_CHARS = 128
+# Conversation ids of the messaging channels: WhatsApp numbers (+E.164) and Messenger ids (digits).
+# The REST and socketio channels let the client choose its id, so they may not use these shapes:
+# a browser could otherwise write into a shopper's WhatsApp conversation and use its verification.
+RESERVED_SENDER = re.compile(r"^\s*(whatsapp:)?\+?[\d\s-]+$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,9 @@ def check_sender(sender: Any) -> Optional[Rejection]:
         return Rejection(400, "'sender' must be a string")
     if len(str(sender)) > MAX_SENDER_CHARS:
         return Rejection(400, f"'sender' is longer than {MAX_SENDER_CHARS} characters")
+    if RESERVED_SENDER.match(str(sender)):
+        return Rejection(400, "'sender' may not be a phone number or a bare number: those ids belong "
+                              "to the WhatsApp and Messenger channels")
     return None
 
 
