@@ -62,6 +62,7 @@ class Settings:
     shopify_api_version: str = "2024-10"
     lookup_limit: int = 10  # order lookups per sender per window
     lookup_window_s: int = 600
+    rasa_public_url: str = ""  # Rasa as shoppers' browsers reach it (the website widget's socket)
     # Handoff bridge (live-agent queue).
     bridge_token: str = ""  # bearer token of the service API (action server, Rasa's event broker)
     bridge_db: str = ""  # SQLAlchemy URL of the bridge's own state (queue, outbox, tickets, ratings)
@@ -119,6 +120,8 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         shopify_api_version=v.get("SAATHI_SHOPIFY_API_VERSION") or "2024-10",
         lookup_limit=int(v.get("SAATHI_LOOKUP_LIMIT") or "10"),
         lookup_window_s=int(v.get("SAATHI_LOOKUP_WINDOW_S") or "600"),
+        rasa_public_url=(v.get("SAATHI_RASA_PUBLIC_URL") or v.get("SAATHI_RASA_URL")
+                         or f"http://127.0.0.1:{rasa_port}").rstrip("/"),
         bridge_token=v.get("SAATHI_BRIDGE_TOKEN", ""),
         bridge_db=v.get("SAATHI_BRIDGE_DB", f"sqlite:///{Path(run_dir) / 'bridge.db'}"),
         bridge_secret_key=v.get("SAATHI_BRIDGE_SECRET_KEY", ""),

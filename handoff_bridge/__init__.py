@@ -20,6 +20,7 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
     from handoff_bridge.auth import csrf_token
     from handoff_bridge.db import init_db, make_engine
     from handoff_bridge.rasa_client import RasaClient
+    from handoff_bridge import storefront
     from handoff_bridge.service import Bridge
 
     app = Flask(__name__)
@@ -30,6 +31,7 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
         BRIDGE_TOKEN=settings.bridge_token,
         RASA_URL=settings.rasa_url,
         RASA_TOKEN=settings.rasa_token,
+        RASA_PUBLIC_URL=settings.rasa_public_url,
         HTTP_TIMEOUT=settings.http_timeout,
         ORDERS_DB=settings.orders_db,
         KB_DB=settings.kb_db,
@@ -60,6 +62,7 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
                     outbox_interval=float(app.config["OUTBOX_INTERVAL"]))
     app.extensions["handoff_bridge"] = bridge
 
+    app.register_blueprint(storefront.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(requests_page.bp)

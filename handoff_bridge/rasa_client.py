@@ -73,11 +73,18 @@ class RasaClient:
         return ERROR
 
     def push_bot_message(self, conversation_id: str, text: str,
-                         buttons: Optional[list[dict[str, str]]] = None) -> str:
-        """Say `text` (with optional buttons) to the shopper as the bot."""
+                         buttons: Optional[list[dict[str, str]]] = None,
+                         marker: Optional[dict[str, Any]] = None) -> str:
+        """Say `text` (with optional buttons) to the shopper as the bot.
+
+        `marker` (website widget only) goes out as a custom payload `{"saathi": marker}`: Rasa's
+        socketio channel emits it as its own `bot_uttered` right after the text.
+        """
         data: dict[str, Any] = {}
         if buttons:
             data["buttons"] = buttons
+        if marker:
+            data["custom"] = {"data": {"saathi": marker}}
         return self.post_events(conversation_id, [{"event": "bot", "text": text, "data": data}])
 
     def resume(self, conversation_id: str, extra_events: Optional[list[dict[str, Any]]] = None) -> str:

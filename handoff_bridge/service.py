@@ -402,12 +402,29 @@ class Bridge:
 
     def _send(self, item: Any) -> str:
         if item.kind == "message":
-            return self.rasa.push_bot_message(item.conversation_id, item.text or "", item.payload or None)
+            return self.rasa.push_bot_message(item.conversation_id, item.text or "", item.payload or None,
+                                              marker=self.widget_marker(item))
         if item.kind == "resume":
             return self.rasa.resume(item.conversation_id, item.payload or [])
         if item.kind == "slot":
             return self.rasa.set_slot(item.conversation_id, item.payload["name"], item.payload["value"])
         return ERROR
+
+    def widget_marker(self, item: Any) -> Optional[dict[str, Any]]:
+        """For the website widget (socketio only; other channels would show it as a message): who
+        says this outbox message (an agent or the bridge) and the handoff's state as it is now."""
+        with self.engine.connect() as conn:
+            row = self._load(conn, item.handoff_id)
+            if row is None or row.channel != "socketio":
+                return None
+            marker = {k: v for k, v in self._describe(conn, row).items() if k != "handoff_id"}
+            marker["from"] = "agent" if item.agent_id else "bridge"
+            # Rasa's socketio channel sends one bot_uttered per paragraph; the widget skips empty ones.
+            marker["parts"] = sum(1 for part in (item.text or "").strip().split("\n\n") if part)
+            if item.agent_id:
+                name = conn.execute(select(agents.c.name).where(agents.c.id == item.agent_id)).scalar()
+                marker["agent_name"] = first_name(name)
+        return marker
 
     def deliver_pending(self, limit: int = 200) -> int:
         """One pass over pending outbox items, oldest first; stops at the first sign Rasa is down."""
