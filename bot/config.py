@@ -34,6 +34,12 @@ class BotSettings:
     bridge_url: str = "http://127.0.0.1:8000"
     bridge_token: str = ""
     http_timeout: float = 5.0
+    # Twilio WhatsApp (bot/channels/twilio_whatsapp.py)
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_number: str = ""
+    twilio_api_url: str = "https://api.twilio.com"
+    twilio_webhook_url: str = ""
     media_dir: str = ".run/media"  # photos shoppers sent, saved by the channel connectors
     # Meta's WhatsApp Cloud API and Messenger (bot/channels/whatsapp.py, messenger.py)
     graph_api_url: str = "https://graph.facebook.com/v19.0"
@@ -56,6 +62,11 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> BotSettings:
         bridge_url=values.get("SAATHI_BRIDGE_URL", f"http://127.0.0.1:{values.get('SAATHI_BRIDGE_PORT', '8000')}"),
         bridge_token=values.get("SAATHI_BRIDGE_TOKEN", ""),
         http_timeout=float(values.get("SAATHI_HTTP_TIMEOUT", "5")),
+        twilio_account_sid=values.get("SAATHI_TWILIO_ACCOUNT_SID", ""),
+        twilio_auth_token=values.get("SAATHI_TWILIO_AUTH_TOKEN", ""),
+        twilio_number=values.get("SAATHI_TWILIO_NUMBER", ""),
+        twilio_api_url=(values.get("SAATHI_TWILIO_API_URL") or "https://api.twilio.com").rstrip("/"),
+        twilio_webhook_url=values.get("SAATHI_TWILIO_WEBHOOK_URL", ""),
         media_dir=values.get("SAATHI_MEDIA_DIR")
         or str(Path(values.get("SAATHI_RUN_DIR", str(PROJECT_ROOT / ".run"))) / "media"),
         graph_api_url=(values.get("SAATHI_GRAPH_API_URL") or "https://graph.facebook.com/v19.0").rstrip("/"),

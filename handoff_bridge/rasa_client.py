@@ -14,6 +14,7 @@ import requests
 logger = logging.getLogger(__name__)
 
 DELIVERED, RASA_DOWN, ERROR = "delivered", "rasa_down", "error"
+PATH_SAFE = "+:@!$&'()*,;="  # RFC 3986 pchar characters kept literal in conversation ids
 
 
 class RasaClient:
@@ -27,7 +28,9 @@ class RasaClient:
         self.session = session or requests.Session()
 
     def _url(self, conversation_id: str, suffix: str) -> str:
-        return f"{self.base_url}/conversations/{quote(conversation_id, safe='')}/{suffix}"
+        # Rasa 3.6 (Sanic 21.12) does not unquote path parameters: characters that are legal in a
+        # path segment stay literal, or "+919876543210" (a WhatsApp sender) would become "%2B9198...".
+        return f"{self.base_url}/conversations/{quote(conversation_id, safe=PATH_SAFE)}/{suffix}"
 
     def _params(self, **extra: str) -> dict[str, str]:
         params = dict(extra)
