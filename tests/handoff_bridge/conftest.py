@@ -176,9 +176,9 @@ def make_settings(tmp_path: Any) -> Any:
     return load_settings({"SAATHI_RUN_DIR": str(tmp_path)})
 
 
-@pytest.fixture
-def app(db_url: str, rasa: FakeRasa, clock: Clock, tmp_path: Any) -> Iterator[Any]:
-    application = create_app({
+def app_config(db_url: str, rasa: FakeRasa, clock: Clock, tmp_path: Any) -> dict[str, Any]:
+    """The test app's configuration (a second app on the same database stands for a restart)."""
+    return {
         "SETTINGS": make_settings(tmp_path),
         "TESTING": True,
         "BRIDGE_DB": db_url,
@@ -191,7 +191,12 @@ def app(db_url: str, rasa: FakeRasa, clock: Clock, tmp_path: Any) -> Iterator[An
         "STREAM_MAX_SECONDS": 1.0,
         "STREAM_KEEPALIVE": 0.2,
         "SECRET_KEY": "test-secret",
-    })
+    }
+
+
+@pytest.fixture
+def app(db_url: str, rasa: FakeRasa, clock: Clock, tmp_path: Any) -> Iterator[Any]:
+    application = create_app(app_config(db_url, rasa, clock, tmp_path))
     yield application
     bridge = application.extensions["handoff_bridge"]
     bridge.stop()
