@@ -29,7 +29,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import requests
@@ -88,7 +87,9 @@ class Notifier:
 
     # -- Rasa ----------------------------------------------------------------------------------
     def _tracker_url(self, sender: str, suffix: str = "tracker") -> str:
-        return f"{self.s.rasa_url}/conversations/{quote(sender, safe='')}/{suffix}"
+        from actions.clients.rasa_api import conversation_url
+
+        return conversation_url(self.s.rasa_url, sender, suffix)
 
     def last_user_message(self, sender: str) -> Optional[tuple[float, str]]:
         """(time, input channel) of the shopper's latest message in Rasa's tracker."""

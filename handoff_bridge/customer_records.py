@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from typing import Any, Optional
-from urllib.parse import quote
 
 import requests
 from flask import Blueprint, abort, current_app, jsonify, request
@@ -37,12 +36,9 @@ TURNS_PER_SESSION = 200
 def tracker_events(conversation_id: str) -> Optional[list[dict[str, Any]]]:
     """Every event of a conversation (all sessions), or None when Rasa cannot be read."""
     rasa = bridge().rasa
-    url = f"{rasa.base_url}/conversations/{quote(conversation_id, safe='')}/tracker"
-    params = {"include_events": "ALL"}
-    if rasa.token:
-        params["token"] = rasa.token
     try:
-        resp = rasa.session.get(url, params=params, timeout=rasa.timeout)
+        resp = rasa.session.get(rasa._url(conversation_id, "tracker"), params=rasa._params(include_events="ALL"),
+                                timeout=rasa.timeout)
     except requests.RequestException as exc:
         logger.warning("rasa tracker read failed: %s", type(exc).__name__)
         return None

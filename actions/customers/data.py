@@ -28,7 +28,6 @@ import json
 import sys
 from dataclasses import asdict
 from typing import Any, Optional
-from urllib.parse import quote
 
 import requests
 from sqlalchemy import Engine, create_engine, delete, select, text
@@ -134,7 +133,9 @@ class Shopper:
     # -- Rasa and the bridge -----------------------------------------------------------------------
     def tracker(self, sender: str) -> Any:
         s = self.settings
-        resp = requests.get(f"{s.rasa_url}/conversations/{quote(sender, safe='')}/tracker",
+        from actions.clients.rasa_api import conversation_url
+
+        resp = requests.get(conversation_url(s.rasa_url, sender),
                             params={"token": s.rasa_token, "include_events": "ALL"}, timeout=s.http_timeout)
         resp.raise_for_status()
         return resp.json()

@@ -21,12 +21,12 @@ import re
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import requests
 import sqlalchemy as sa
 
+from tests.bot.channels.conftest import post, wa_envelope, wa_sends, wa_text, wa_texts
 from tests.stack import ROOT, Agent, SocketShopper
 
 from .conftest import Shopper
@@ -55,7 +55,8 @@ def rows(url: str, sql: str, **params: object) -> list[dict]:
 
 
 def tracker(stack: dict, sender: str) -> dict:
-    r = requests.get(f"{stack['rasa']}/conversations/{quote(sender, safe='')}/tracker",
+    # Rasa (Sanic) does not unquote path parameters: a WhatsApp sender's `+` stays `+`.
+    r = requests.get(f"{stack['rasa']}/conversations/{sender}/tracker",
                      params={"token": stack["token"]}, timeout=30)
     assert r.status_code == 200, r.text
     return r.json()
@@ -161,7 +162,7 @@ def test_delay_notices_quiet_hours_stop_template_once_and_reply(stack):
         "from actions.customers import customer_store; s = load_settings(); "
         "customer_store(s).link('whatsapp', '+8801612345678', make_provider(s).get('DK-5004'), 'channel', 'bn')"))
     assert setup.returncode == 0, setup.stderr
-    r = requests.post(f"{stack['rasa']}/conversations/{quote(nusrat, safe='')}/tracker/events",
+    r = requests.post(f"{stack['rasa']}/conversations/{nusrat}/tracker/events",
                       params={"token": stack["token"]}, timeout=30,
                       json=[{"event": "user", "text": "আমার অর্ডার DK-5004 কোথায়?", "input_channel": "whatsapp",
                              "timestamp": time.time() - 2 * 86400, "parse_data": {
@@ -217,3 +218,37 @@ def test_delay_notices_quiet_hours_stop_template_once_and_reply(stack):
     events = tracker(stack, lakshmi.sender)["events"]
     notice_at = max(i for i, e in enumerate(events) if e["event"] == "bot" and "saathi_notice" in json.dumps(e))
     assert any(e["event"] == "user" and e.get("text") == "धन्यवाद" for e in events[notice_at:])
+
+    # On WhatsApp (the real connector, a signed webhook): her reply continues the conversation and,
+    # linked through verification, she is greeted by name.
+    recorder.clear()
+    assert post(stack, "whatsapp", wa_envelope([wa_text("8801612345678", "হ্যালো")])).status_code == 200
+    recorder.wait_for(lambda c: (c["json"] or {}).get("to") == "8801612345678")
+    assert "Nusrat" in wa_texts(recorder, "8801612345678") and BENGALI.search(wa_texts(recorder, "8801612345678"))
+    events = tracker(stack, nusrat)["events"]
+    notice_at = max(i for i, e in enumerate(events) if e["event"] == "bot" and "saathi_notice" in json.dumps(e))
+    assert any(e["event"] == "user" and e.get("text") == "হ্যালো" for e in events[notice_at:])
+
+    # A new date, inside the 24-hour window now: a plain WhatsApp text this time.
+    engine = sa.create_engine(stack["orders_db"])
+    with engine.begin() as c:
+        c.execute(sa.text("UPDATE orders SET expected_delivery = :d WHERE order_id = 'DK-5004'"),
+                  {"d": dt.date.today() + dt.timedelta(days=9)})
+    recorder.clear()
+    run = app(stack, "-m", "actions.notify", "delayed", env=awake)
+    assert "sent     DK-5004: whatsapp (whatsapp_text, bn)" in run.stdout, run.stdout
+    [text] = [m for m in wa_sends(recorder, "8801612345678") if m["type"] == "text"]
+    assert "DK-5004" in text["text"]["body"] and BENGALI.search(text["text"]["body"])
+
+    # STOP in Bengali on WhatsApp: confirmed in Bengali, and the next new date is not sent.
+    recorder.clear()
+    assert post(stack, "whatsapp", wa_envelope([wa_text("8801612345678", "বন্ধ করুন")])).status_code == 200
+    recorder.wait_for(lambda c: (c["json"] or {}).get("to") == "8801612345678")
+    assert "আর কোনো অর্ডার আপডেট" in wa_texts(recorder, "8801612345678")
+    with engine.begin() as c:
+        c.execute(sa.text("UPDATE orders SET expected_delivery = :d WHERE order_id = 'DK-5004'"),
+                  {"d": dt.date.today() + dt.timedelta(days=12)})
+    engine.dispose()
+    recorder.clear()
+    run = app(stack, "-m", "actions.notify", "delayed", env=awake)
+    assert "DK-5004: the shopper wrote STOP" in run.stdout and recorder.calls == []
