@@ -23,12 +23,14 @@ from actions.orders.sql import SqlOrderProvider
 from actions.orders.verification import VerificationStore
 
 from .conftest import webhook_call
+from .orders.conftest import db_url  # noqa: F401  (the fixture: one database per test and backend)
 
 
 @pytest.fixture
-def svc(tmp_path, monkeypatch) -> Services:
+def svc(db_url: str, tmp_path, monkeypatch) -> Services:
+    """The demo shop on SQLite and (when SAATHI_TEST_PG_URL is set) PostgreSQL."""
     monkeypatch.setenv("SAATHI_ENV_FILE", str(tmp_path / "none.env"))
-    url = f"sqlite:///{tmp_path / 'orders.db'}"
+    url = db_url
     engine = create_engine_for(url)
     seed_demo(engine)
     settings = dataclasses.replace(load_settings(), orders_db=url)
