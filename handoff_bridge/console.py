@@ -17,6 +17,7 @@ from werkzeug.security import check_password_hash
 
 from handoff_bridge.auth import (bridge, check_csrf, clear_login_failures, csrf_token, current_agent,
                                  login_blocked, login_required, record_login_failure)
+from handoff_bridge.charts import duration
 from handoff_bridge.db import agents, canned_responses, handoffs, outbox, shopper_events
 from handoff_bridge.media import attachments_of
 from handoff_bridge.service import Result
@@ -45,9 +46,7 @@ def _clock(ts: Optional[float]) -> str:
 
 @bp.app_template_filter("minutes")
 def _minutes(seconds: Optional[float]) -> str:
-    if seconds is None:
-        return "–"
-    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+    return duration(seconds)
 
 
 def _agent_languages(agent: Any) -> list[str]:
