@@ -14,11 +14,11 @@ for c in /usr/bin/chromium "$(command -v chromium || true)"; do
 done
 
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-say "installing Debian's chromium and chromium-driver for the browser tests"
+say "installing Debian's chromium, chromium-driver and fonts-noto-core (Devanagari, Bengali) for the browser tests"
 export DEBIAN_FRONTEND=noninteractive
-if ! $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver >&2; then
+if ! $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-noto-core >&2; then
   $SUDO apt-get update -qq >&2 || true
-  $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver >&2 \
+  $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-noto-core >&2 \
     || die "could not install chromium (apt-get); set SAATHI_CHROMIUM to a Chromium binary"
 fi
 [ -x /usr/bin/chromium ] || die "chromium installed but /usr/bin/chromium is missing"
