@@ -169,8 +169,12 @@ def model_path() -> Optional[str]:
 
 
 @contextmanager
-def running_stack(work: Path, model: str, agent_hours: str = "00:00-23:59") -> Iterator[dict]:
-    """Yields URLs, tokens, database URLs and process handles of a running stack."""
+def running_stack(work: Path, model: str, agent_hours: str = "00:00-23:59",
+                  endpoints: str = "endpoints.yml", env_extra: Optional[dict] = None) -> Iterator[dict]:
+    """Yields URLs, tokens, database URLs and process handles of a running stack.
+
+    `endpoints` and `env_extra` change Rasa's endpoints file and add settings (other stores).
+    """
     token, bridge_token = secrets.token_hex(16), secrets.token_hex(16)
     recorder = RecordingServer()
     action_port, rasa_port, bridge_port = free_port(), free_port(), free_port()
@@ -201,6 +205,7 @@ def running_stack(work: Path, model: str, agent_hours: str = "00:00-23:59") -> I
         SAATHI_TWILIO_API_URL=recorder.url,
         **CHANNEL_ENV,
     )
+    env.update(env_extra or {})
     app_python = str(Path(os.environ.get("SAATHI_VENV_APP", ROOT / ".venv")) / "bin" / "python")
     rasa_bin = str(Path(os.environ.get("SAATHI_VENV_RASA", ROOT / ".venv-rasa")) / "bin" / "rasa")
     quiet = dict(cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
@@ -219,7 +224,7 @@ def running_stack(work: Path, model: str, agent_hours: str = "00:00-23:59") -> I
                                     cwd=ROOT, env=env, stdout=logs["actions"].open("w"), stderr=subprocess.STDOUT),
         "rasa": subprocess.Popen([rasa_bin, "run", "--model", model, "--port", str(rasa_port), "--enable-api",
                                   f"--auth-token={token}", "--credentials", "credentials.yml",
-                                  "--endpoints", "endpoints.yml", "--cors", f"http://127.0.0.1:{bridge_port}"],
+                                  "--endpoints", endpoints, "--cors", f"http://127.0.0.1:{bridge_port}"],
                                  cwd=ROOT, env=env, stdout=logs["rasa"].open("w"), stderr=subprocess.STDOUT),
     }
     try:

@@ -16,6 +16,8 @@ from sanic.response import HTTPResponse
 
 from bot.channels.validation import check_sender, check_text
 from bot.config import load_settings
+from bot.stores import guard
+from bot.stores.strict_sql import TrackerStoreUnavailable
 
 
 class SaathiRestInput(RestInput):
@@ -34,6 +36,8 @@ class SaathiRestInput(RestInput):
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
         bp = Blueprint("saathi_rest_webhook", __name__)
+        guard.install(bp)
+        handle_message = guard.guarded(on_new_message, reraise=True)
 
         @bp.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
@@ -54,9 +58,13 @@ class SaathiRestInput(RestInput):
             if problem:
                 return response.json({"error": problem.error}, status=problem.status)
             collector = CollectingOutputChannel()
-            await on_new_message(
-                UserMessage(text, collector, str(body["sender"]), input_channel=self.name())
-            )
+            try:
+                await handle_message(
+                    UserMessage(text, collector, str(body["sender"]), input_channel=self.name())
+                )
+            except TrackerStoreUnavailable:
+                # Nothing was stored: the client is told to send the same message again.
+                return response.json(collector.messages[-1:], status=503, headers={"Retry-After": "5"})
             return response.json(collector.messages)
 
         return bp

@@ -1,0 +1,1 @@
+"""Rasa-side stores: a tracker store that never loses a conversation silently."""
