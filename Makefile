@@ -5,6 +5,8 @@ SHELL := /bin/bash
 help:
 	@echo "make run     set up, train if needed, start Rasa (5005), actions (5055); Ctrl-C stops"
 	@echo "make test    set up and run every test (pytest, rasa data validate, story tests)"
+	@echo "make run-scaled  the same on PostgreSQL, Redis, 2 Rasa + 2 action servers behind nginx"
+	@echo "make test-scaled the scaled profile's test (replicas, shared tracker, pushes via nginx)"
 	@echo "make eval    intent accuracy on the held-out sets; writes the README table"
 	@echo "make bench   latency/throughput/memory/training vs a bare 'rasa init' bot"
 	@echo "make kb      rebuild the demo help-centre index (kb_index/demo -> SAATHI_KB_INDEX)"
@@ -19,6 +21,12 @@ train: setup
 run:
 	@scripts/run.sh
 
+run-scaled:
+	@scripts/run_scaled.sh
+
+test-scaled:
+	@scripts/test_scaled.sh
+
 test:
 	@scripts/test.sh
 
@@ -31,4 +39,4 @@ kb:
 bench:
 	@scripts/setup.sh all && bench/run.sh
 
-.PHONY: help setup train run test eval bench kb
+.PHONY: help setup train run test eval bench kb run-scaled test-scaled

@@ -60,6 +60,10 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
     bridge = Bridge(engine, rasa, agent_hours=app.config["AGENT_HOURS"], tz=app.config["TIMEZONE"],
                     clock=app.config["CLOCK"], presence_ttl=float(app.config["PRESENCE_TTL"]),
                     outbox_interval=float(app.config["OUTBOX_INTERVAL"]))
+    if app.config.get("CLUSTER"):  # several bridge processes on one PostgreSQL (make run-scaled)
+        from handoff_bridge.cluster import PgNotifyBroker
+
+        bridge.broker = PgNotifyBroker(engine)
     app.extensions["handoff_bridge"] = bridge
 
     app.register_blueprint(storefront.bp)

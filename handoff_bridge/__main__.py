@@ -26,10 +26,11 @@ def _serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not settings.bridge_token:
         logging.warning("SAATHI_BRIDGE_TOKEN is empty: the service API will refuse every request")
-    app = create_app()
-    logging.info("handoff bridge on %s:%s (db %s, %s threads)", args.host, settings.bridge_port,
+    app = create_app({"CLUSTER": True} if args.cluster else None)
+    port = args.port or settings.bridge_port
+    logging.info("handoff bridge on %s:%s (db %s, %s threads)", args.host, port,
                  masked_url(settings.bridge_db), settings.bridge_workers)
-    serve(app, host=args.host, port=settings.bridge_port, threads=settings.bridge_workers,
+    serve(app, host=args.host, port=port, threads=settings.bridge_workers,
           ident="saathi-bridge")
     return 0
 
@@ -88,6 +89,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the bridge under waitress (port, threads from settings)")
     serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, help="instead of SAATHI_BRIDGE_PORT (several processes)")
+    serve.add_argument("--cluster", action="store_true",
+                       help="one of several bridge processes on one PostgreSQL database: console "
+                            "updates through LISTEN/NOTIFY, one outbox pass at a time")
     serve.set_defaults(func=_serve)
     agent = sub.add_parser("create-agent", help="add a console user (non-interactive)")
     agent.add_argument("--name", required=True)

@@ -22,6 +22,7 @@ from handoff_bridge import messages
 from handoff_bridge.db import OPEN_STATUSES, agents, conversations_seen, handoffs, outbox, shopper_events
 from handoff_bridge.media import attachments_of
 from handoff_bridge.rasa_client import DELIVERED, ERROR, RASA_DOWN, RasaClient
+from handoff_bridge.cluster import outbox_turn
 from handoff_bridge.sse import Broker
 
 logger = logging.getLogger(__name__)
@@ -429,7 +430,9 @@ class Bridge:
     def deliver_pending(self, limit: int = 200) -> int:
         """One pass over pending outbox items, oldest first; stops at the first sign Rasa is down."""
         delivered = 0
-        with self._deliver_lock:
+        with self._deliver_lock, outbox_turn(self.engine) as my_turn:
+            if not my_turn:
+                return 0
             with self.engine.connect() as conn:
                 items = list(conn.execute(select(outbox).where(outbox.c.state == "pending")
                                           .order_by(outbox.c.id).limit(limit)))
