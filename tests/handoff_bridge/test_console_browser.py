@@ -1,7 +1,8 @@
 """The agent console in a real browser (Debian's Chromium through Playwright) on the real stack.
 
 A shopper on the REST webhook asks for a person in Hindi. In the browser the agent logs in, sees
-the conversation arrive in the live queue without reloading, claims it, reads the transcript with
+the conversation arrive in the live queue without reloading (with a notification and a beep,
+recorded by a stand-in for the browser's Notification and AudioContext), claims it, reads the transcript with
 channel, language and reason, replies, sees the shopper's new messages (one is `<script>`, one a
 photo) appear live, and closes with a note. The shopper's side is checked in Rasa's tracker: the
 agent's reply lands as a bot event, the bot stays silent meanwhile, and after closing the rating
@@ -31,6 +32,20 @@ ASK_PERSON = "मुझे किसी इंसान से बात कर�
 WAITING = "ठीक है, मैं इंतज़ार कर रही हूँ"
 REPLY = "नमस्ते, मैं आशा हूँ। मैं आपका ऑर्डर देख रही हूँ।"
 DEVANAGARI = re.compile(r"[\u0900-\u097f]")
+
+
+RECORD_ALERTS = """
+window.__alerts = {notifications: [], beeps: 0};
+window.Notification = function (title, options) {
+  window.__alerts.notifications.push([title, (options || {}).body]);
+};
+window.Notification.permission = "granted";
+window.Notification.requestPermission = function () { return Promise.resolve("granted"); };
+(function () {
+  var Real = window.AudioContext;
+  window.AudioContext = function () { window.__alerts.beeps += 1; return new Real(); };
+})();
+"""
 
 
 def eventually(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
@@ -127,6 +142,8 @@ def shot(page: Any, name: str) -> None:
 def test_agent_console_in_the_browser(stack: dict, browser: Any) -> None:
     base = stack["bridge"]
     context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-IN")
+    # Headless Chromium shows no notifications and plays no sound: record what the console asks for.
+    context.add_init_script(RECORD_ALERTS)
     page = context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -156,6 +173,9 @@ def test_agent_console_in_the_browser(stack: dict, browser: Any) -> None:
         cells = row.locator("td").all_inner_texts()
         assert cells[1:6] == ["1", "–", "hi", "rest", "shopper_request"], cells
         assert page.evaluate("window.__notReloaded === true"), "the queue page was reloaded"
+        alerts = page.evaluate("window.__alerts")
+        assert alerts["notifications"] == [["New conversation waiting", "hi · shopper_request"]], alerts
+        assert alerts["beeps"] >= 1, alerts
         shot(page, "console-queue.png")
         handoff_id = int(cells[0])
 
