@@ -39,4 +39,7 @@ kb:
 bench:
 	@scripts/setup.sh all && bench/run.sh
 
+fuzz:
+	@scripts/fuzz.sh
+
 .PHONY: help setup train run test eval bench kb run-scaled test-scaled

@@ -19,11 +19,13 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
     from handoff_bridge import api, console, media, requests_page
     from handoff_bridge.auth import csrf_token
     from handoff_bridge.db import init_db, make_engine
+    from handoff_bridge.jsonsafe import StrictJSONProvider
     from handoff_bridge.rasa_client import RasaClient
     from handoff_bridge import storefront
     from handoff_bridge.service import Bridge
 
     app = Flask(__name__)
+    app.json = StrictJSONProvider(app)  # too deep or unencodable JSON is a 400, not a 500
     settings = (test_config or {}).get("SETTINGS") or load_settings()
     app.config.from_mapping(
         SECRET_KEY=settings.bridge_secret_key or secrets.token_hex(32),

@@ -362,7 +362,7 @@ class MetaInput(InputChannel):
                 return response.json({"error": f"missing or invalid {SIGNATURE_HEADER}"}, status=403)
             try:
                 body = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
                 return response.json({"error": "request body is not valid JSON"}, status=400)
             if not isinstance(body, dict):
                 return response.json({"error": "request body must be a JSON object"}, status=400)

@@ -14,6 +14,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import api_guard
 from bot.channels.validation import check_sender, check_text
 from bot.config import load_settings
 from bot.stores import guard
@@ -36,6 +37,7 @@ class SaathiRestInput(RestInput):
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
         bp = Blueprint("saathi_rest_webhook", __name__)
+        api_guard.install(bp)  # Rasa's own HTTP API: malformed bodies get 400, not 500
         guard.install(bp)
         handle_message = guard.guarded(on_new_message, reraise=True)
 
