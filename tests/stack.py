@@ -292,6 +292,7 @@ class SocketShopper:
 
         self.sio = socketio.Client()
         self.inbox: queue.Queue = queue.Queue()
+        self.markers: list[dict] = []
         self.confirmed = threading.Event()
         self.sio.on("bot_uttered", self.inbox.put)
         self.sio.on("session_confirm", lambda *_: self.confirmed.set())
@@ -305,7 +306,16 @@ class SocketShopper:
         self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id})
 
     def receive(self, timeout: float = 30) -> dict:
-        return self.inbox.get(timeout=timeout)
+        """The next message the shopper sees. The bridge's `{"saathi": ...}` markers (status and
+        agent name for the widget's banner, sent after an agent or status message) are kept in
+        `markers`, not shown as messages, as the widget does."""
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self.inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+            if isinstance(msg, dict) and set(msg) == {"saathi"}:
+                self.markers.append(msg["saathi"])
+                continue
+            return msg
 
     def receive_until(self, pattern: str, timeout: float = 30) -> list[dict]:
         """Messages up to and including the first whose text matches."""
@@ -318,6 +328,6 @@ class SocketShopper:
 
     def silence(self, seconds: float) -> Optional[dict]:
         try:
-            return self.inbox.get(timeout=seconds)
+            return self.receive(seconds)
         except queue.Empty:
             return None

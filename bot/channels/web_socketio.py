@@ -4,16 +4,35 @@ Same protocol, events and credentials as Rasa's `socketio` (the name stays `sock
 `output_channel=latest` still resolves). When the tracker store cannot be read or written after
 its retries, the shopper gets "please wait a moment and send your message again" in their
 language instead of nothing (bot/stores/guard.py).
+
+Input checks that Rasa's handlers lack (they take id, text and metadata from the client as sent):
+- a session id must look like one the widget makes (`SESSION_ID`) and never like a phone number
+  or a Messenger id, which name WhatsApp and Messenger conversations: otherwise a browser could
+  write into, and use the order verification of, a shopper's WhatsApp conversation. A bad or
+  missing id gets a fresh random one in `session_confirm`, as Rasa does for a missing one;
+- a socket may only write to the session it was confirmed with `session_request`;
+- text is cleaned and limited like the REST channel's (an `error` event tells the client why a
+  message was refused); client metadata is dropped, so a browser cannot claim attachments.
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Text
+import re
+import uuid
+from typing import Any, Awaitable, Callable, Dict, Text
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint
 
+from bot.channels.validation import check_sender, check_text
+from bot.config import load_settings
 from bot.stores import guard
+
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+
+
+def valid_session_id(value: Any) -> bool:
+    return isinstance(value, str) and bool(SESSION_ID.match(value)) and check_sender(value) is None
 
 
 class SaathiSocketIOInput(SocketIOInput):
@@ -21,7 +40,54 @@ class SaathiSocketIOInput(SocketIOInput):
     def name(cls) -> Text:
         return "socketio"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_chars = load_settings().max_message_chars
+        self._sessions: Dict[str, str] = {}  # socket id -> the session id it was confirmed
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = super().blueprint(guard.guarded(on_new_message, reraise=False))
         guard.install(bp)
+        self._check_input()
         return bp
+
+    def _check_input(self) -> None:
+        """Put the checks in front of the handlers Rasa registered on its Socket.IO server."""
+        sio = self.sio
+        handlers = sio.handlers[self.namespace or "/"]
+        rasa_session_request = handlers["session_request"]
+        rasa_message = handlers[self.user_message_evt]
+        rasa_disconnect = handlers["disconnect"]
+
+        async def session_request(sid: Text, data: Any = None) -> None:
+            wanted = data.get("session_id") if isinstance(data, dict) else None
+            session_id = wanted if valid_session_id(wanted) else uuid.uuid4().hex
+            self._sessions[sid] = session_id
+            await rasa_session_request(sid, {"session_id": session_id})
+
+        async def handle_message(sid: Text, data: Any = None) -> None:
+            if not isinstance(data, dict):
+                await sio.emit("error", {"error": "a message must be an object"}, room=sid)
+                return
+            clean: Dict[str, Any] = {}
+            if self.session_persistence:
+                session_id = data.get("session_id")
+                if session_id is None or self._sessions.get(sid) != session_id:
+                    await sio.emit("error", {"error": "send session_request first, then use the "
+                                                      "confirmed session_id"}, room=sid)
+                    return
+                clean["session_id"] = session_id
+            text, problem = check_text(data.get("message"), self.max_chars)
+            if problem:
+                await sio.emit("error", {"error": problem.error, "status": problem.status}, room=sid)
+                return
+            clean["message"] = text
+            await rasa_message(sid, clean)
+
+        async def disconnect(sid: Text) -> None:
+            self._sessions.pop(sid, None)
+            await rasa_disconnect(sid)
+
+        sio.on("session_request", session_request, namespace=self.namespace)
+        sio.on(self.user_message_evt, handle_message, namespace=self.namespace)
+        sio.on("disconnect", disconnect, namespace=self.namespace)
