@@ -24,6 +24,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.config import Settings, load_settings
+from actions.handoff import offer_human
 from actions.orders import i18n
 from actions.orders.provider import Order, OrderProvider, ProviderUnavailable, mask_phone
 from actions.orders.verification import VerificationStore
@@ -306,6 +307,16 @@ class OrderTurn:
                               SlotSet("handoff_reason", "payment_issue")]
 
 
+ORDER_SYSTEM_ERRORS = (ProviderUnavailable, OSError, SQLAlchemyError)
+
+
+def order_system_down(dispatcher: CollectingDispatcher, exc: Exception) -> List[EventType]:
+    """The order system cannot be reached: say so honestly and offer a person."""
+    logger.error("order system unavailable: %s", exc.__class__.__name__)
+    dispatcher.utter_message(response="utter_order_unavailable")
+    return offer_human(dispatcher, "action_error")
+
+
 class ActionOrderRequest(Action):
     def __init__(self) -> None:
         install_log_masking()
@@ -317,10 +328,8 @@ class ActionOrderRequest(Action):
         try:
             svc = await asyncio.to_thread(services)
             return await asyncio.to_thread(OrderTurn(dispatcher, tracker, svc).run)
-        except (ProviderUnavailable, OSError, SQLAlchemyError) as exc:
-            logger.error("order system unavailable: %s", exc.__class__.__name__)
-            dispatcher.utter_message(response="utter_order_unavailable")
-            return []
+        except ORDER_SYSTEM_ERRORS as exc:
+            return order_system_down(dispatcher, exc)
 
 
 class ActionYesNo(Action):
@@ -347,10 +356,8 @@ class ActionYesNo(Action):
                 svc = await asyncio.to_thread(services)
                 turn = OrderTurn(dispatcher, tracker, svc)
                 return events + await asyncio.to_thread(turn.confirm_cancel, order_id)
-            except (ProviderUnavailable, OSError, SQLAlchemyError) as exc:
-                logger.error("order system unavailable: %s", exc.__class__.__name__)
-                dispatcher.utter_message(response="utter_order_unavailable")
-                return events
+            except ORDER_SYSTEM_ERRORS as exc:
+                return events + order_system_down(dispatcher, exc)
         dispatcher.utter_message(response="utter_affirm_ack" if yes else "utter_deny_ack")
         return events
 

@@ -158,3 +158,20 @@ def test_a_message_inside_a_form_goes_back_to_the_form(svc):
     t.active_loop = {"name": "bank_reference_form"}
     said, events, _ = run(svc, t)
     assert said == [] and events == [FollowupAction("bank_reference_form")]
+
+
+def test_an_unreachable_order_system_is_said_honestly_and_a_person_offered(tmp_path, monkeypatch):
+    from actions.order_flow import ActionOrderRequest
+
+    monkeypatch.setenv("SAATHI_ENV_FILE", str(tmp_path / "none.env"))
+    # Nothing listens on port 9: the database cannot be reached.
+    monkeypatch.setenv("SAATHI_ORDERS_DB", "postgresql+psycopg2://saathi@127.0.0.1:9/orders?connect_timeout=2")
+    d = CollectingDispatcher()
+    t = tracker("where is my order KM-10234", "order_status", {"order_id": "KM-10234"})
+    events = asyncio.run(ActionOrderRequest().run(d, t, {}))
+    assert responses(d) == ["utter_order_unavailable", "utter_offer_human"]
+    assert SlotSet("pending_question", "offer_human") in events
+    assert SlotSet("handoff_reason", "action_error") in events
+    # "yes" to that offer hands the conversation over.
+    yes = tracker("yes", "affirm", {"pending_question": "offer_human", "handoff_reason": "action_error"})
+    assert FollowupAction("action_handoff_to_agent") in asyncio.run(ActionYesNo().run(CollectingDispatcher(), yes, {}))
