@@ -7,6 +7,7 @@ help:
 	@echo "make test    set up and run every test (pytest, rasa data validate, story tests)"
 	@echo "make run-scaled  the same on PostgreSQL, Redis, 2 Rasa + 2 action servers behind nginx"
 	@echo "make test-scaled the scaled profile's test (replicas, shared tracker, pushes via nginx)"
+	@echo "make loadtest    simulated shoppers (socket + REST, 5 language forms) on the scaled profile"
 	@echo "make eval    intent accuracy on the held-out sets; writes the README table"
 	@echo "make bench   latency/throughput/memory/training vs a bare 'rasa init' bot"
 	@echo "make kb      rebuild the demo help-centre index (kb_index/demo -> SAATHI_KB_INDEX)"
@@ -27,6 +28,9 @@ run-scaled:
 test-scaled:
 	@scripts/test_scaled.sh
 
+loadtest:
+	@scripts/loadtest.sh
+
 test:
 	@scripts/test.sh
 
@@ -42,4 +46,4 @@ bench:
 fuzz:
 	@scripts/fuzz.sh
 
-.PHONY: help setup train run test eval bench kb run-scaled test-scaled
+.PHONY: help setup train run test eval bench kb run-scaled test-scaled loadtest
