@@ -25,7 +25,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.bench_rasa import pctl, platform  # noqa: E402
+from bench.bench_rasa import bare_rest_p95, pctl, platform  # noqa: E402
 from bot.channels.meta import SIGNATURE_HEADER, sign  # noqa: E402
 from tests.stack import CHANNEL_ENV, running_stack  # noqa: E402
 
@@ -104,10 +104,15 @@ def main() -> int:
                 lambda c, s: c["path"] == "/v19.0/me/messages" and ((c["json"] or {}).get("recipient") or {}).get("id") == s,
                 psid),
         }
-    rows = ["| path | turns | p50 (ms) | p95 (ms) | max (ms) |", "|---|---|---|---|---|"]
+    bare = bare_rest_p95()  # measured by bench_rasa.py earlier in the same `make bench`
+    rows = ["| path | turns | p50 (ms) | p95 (ms) | max (ms) | p95 / bare `rasa init` REST p95 (bar <= 1.5x) |",
+            "|---|---|---|---|---|---|"]
     for name, values in results.items():
+        ratio = f"{pctl(values, 95) / bare:.2f}" if bare else "(bare bot not measured in this run)"
         rows.append(f"| {name} | {len(values)} | {statistics.median(values):.0f} | {pctl(values, 95):.0f} | "
-                    f"{max(values):.0f} |")
+                    f"{max(values):.0f} | {ratio} |")
+    if bare:
+        rows.append(f"| bare `rasa init` bot, REST turn (bench_rasa.py, same run) | | | {bare:.0f} | | 1.00 |")
     stamp = (f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores ({platform()}), command "
              f"`.venv-rasa/bin/python bench/bench_channels.py MODEL --n {args.n}`; one conversation at a time, "
              f"messages cycling through {len(MESSAGES)} (greeting, order, help centre with buttons, Hindi, Bengali); "

@@ -9,6 +9,7 @@ Run with `make bench` (not part of `make test`).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import shutil
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_RASA = Path(os.environ.get("SAATHI_VENV_RASA", ROOT / ".venv-rasa"))
 VENV_APP = Path(os.environ.get("SAATHI_VENV_APP", ROOT / ".venv"))
 RASA = str(VENV_RASA / "bin" / "rasa")
+BARE_RESULTS = ROOT / "bench" / "results" / "bench_rasa.json"
 
 SAATHI_MESSAGES = [
     "hello", "where is my order", "mera order kab aayega", "आमार অর্ডারটা কোথায়?",
@@ -227,8 +229,20 @@ def main() -> int:
         from kb_index.evaluate import write_readme
 
         write_readme(ROOT / "README.md", "\n".join([stamp, ""] + rows), name="bench")
+    # The bare bot's REST turn is the yardstick of the later benches of the same `make bench` run.
+    BARE_RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    BARE_RESULTS.write_text(json.dumps({"measured_at": time.time(), "bare": b, "saathi": s}))
     shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1
+
+
+def bare_rest_p95(max_age_s: float = 3 * 3600) -> float | None:
+    """The bare `rasa init` bot's REST turn p95 (ms) from this run's bench_rasa, if recent."""
+    try:
+        data = json.loads(BARE_RESULTS.read_text())
+    except (OSError, ValueError):
+        return None
+    return data["bare"]["p95"] if time.time() - data["measured_at"] <= max_age_s else None
 
 
 def platform() -> str:

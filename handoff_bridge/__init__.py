@@ -72,10 +72,10 @@ def create_app(test_config: Optional[dict[str, Any]] = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(requests_page.bp)
-    app.register_blueprint(media.bp)
     from handoff_bridge import customer_records  # one shopper across channels: history, export, erase
 
     app.register_blueprint(customer_records.bp)
+    app.register_blueprint(media.bp)
     app.jinja_env.globals["csrf_token"] = csrf_token
 
     @app.get("/health")

@@ -37,6 +37,7 @@ from bot.channels.dedup import DedupStore
 from bot.channels.meta import button_options, location_attachment, mask_id, mask_text, reply_text, save_image, split_text
 from bot.channels.validation import check_text
 from bot.config import BotSettings, load_settings
+from bot.stores import guard
 from bot.nlu.text import ascii_digits
 
 logger = logging.getLogger(__name__)
@@ -320,6 +321,9 @@ class TwilioWhatsAppInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("saathi_twilio_whatsapp_webhook", __name__)
+        guard.install(bp)
+        # Tracker store down: the shopper is asked (in their language) to send the message again.
+        on_new_message = guard.guarded(on_new_message, reraise=True)
 
         @bp.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
