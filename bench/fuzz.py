@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import random
+import re
 import socket
 import sys
 import tempfile
@@ -307,7 +308,7 @@ class Targets:
                 ("GET", "/status", None), ("GET", "/conversations/{id}/tracker", None),
                 ("POST", "/model/parse", {"text": self.g.text()}),
                 ("POST", "/conversations/{id}/messages", {"text": self.g.text(), "sender": "user"}),
-                ("GET", "/domain", None),
+                ("GET", "/domain", None), ("GET", "/conversations/{id}/story", None),
             ])
         else:
             method, path, shape = self.g.choice([
@@ -604,8 +605,11 @@ def main() -> int:
                               log=lambda line: print(line, flush=True))
             print_report(report)
             for name, path in stack["logs"].items():
-                tracebacks = Path(path).read_text(errors="replace").count("Traceback")
-                print(f"  {name} log: {tracebacks} tracebacks ({path})")
+                text = Path(path).read_text(errors="replace")
+                kinds = Counter(re.findall(r"^([A-Za-z_.]*(?:Error|Exception|Exit)\b[^\n]{0,80})", text, re.M))
+                print(f"  {name} log: {text.count('Traceback')} tracebacks; most frequent error lines:")
+                for line, n in kinds.most_common(8):
+                    print(f"    {n:5} {line}")
     bad = report.five_xx or report.let_through or report.dead
     return 1 if bad else 0
 

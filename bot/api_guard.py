@@ -18,6 +18,8 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.nlu.text import has_lone_surrogate
+
 _Types = Union[Type, Tuple[Type, ...]]
 
 # (method, path) -> (type of the body, {key: type of its value}, keys that are required)
@@ -46,6 +48,8 @@ def problem(method: str, path: str, body: bytes) -> Optional[str]:
         data: Any = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return "the request body must be valid JSON (UTF-8)"
+    if has_lone_surrogate(data):
+        return "the request body holds invalid Unicode (a lone surrogate)"
     if not isinstance(data, shape):
         return "the request body must be a JSON " + ("object" if shape is dict else "list or object")
     if isinstance(data, dict):

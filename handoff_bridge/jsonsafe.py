@@ -12,23 +12,7 @@ from typing import Any
 
 from flask.json.provider import DefaultJSONProvider
 
-
-def has_lone_surrogate(value: Any) -> bool:
-    """True if any string (key or value) in the decoded JSON holds a lone surrogate (iterative)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
+from bot.nlu.text import has_lone_surrogate
 
 
 class StrictJSONProvider(DefaultJSONProvider):

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from bot.nlu.text import clean_text
+from bot.nlu.text import clean_text, has_lone_surrogate
 
 MAX_SENDER_CHARS = 128
 # Conversation ids of the messaging channels: WhatsApp numbers (+E.164) and Messenger ids (digits).
@@ -27,6 +27,8 @@ def check_sender(sender: Any) -> Optional[Rejection]:
         return Rejection(400, "'sender' must be a string")
     if len(str(sender)) > MAX_SENDER_CHARS:
         return Rejection(400, f"'sender' is longer than {MAX_SENDER_CHARS} characters")
+    if has_lone_surrogate(str(sender)):
+        return Rejection(400, "'sender' is not valid Unicode text (a lone surrogate)")
     if RESERVED_SENDER.match(str(sender)):
         return Rejection(400, "'sender' may not be a phone number or a bare number: those ids belong "
                               "to the WhatsApp and Messenger channels")

@@ -21,8 +21,32 @@ def ascii_digits(text: str) -> str:
 
 
 def clean_text(text: str) -> str:
-    """Remove control and bidi-override characters and NFC-normalise."""
+    """Remove control and bidi-override characters, replace lone surrogates, NFC-normalise.
+
+    A JSON body may carry a lone UTF-16 surrogate (`"\\ud800"`): Python keeps it in the string,
+    but nothing can encode it as UTF-8 later (Rasa's story export answered 500 for such a
+    conversation). It becomes U+FFFD, so the rest of the message is kept.
+    """
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return unicodedata.normalize("NFC", _CONTROL.sub("", text))
+
+
+def has_lone_surrogate(value: object) -> bool:
+    """True if any string (key or value) in decoded JSON holds a lone surrogate (iterative walk)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def script_counts(text: str) -> dict[str, int]:
