@@ -17,7 +17,6 @@ import os
 import platform
 import re
 import resource
-import statistics
 import sys
 import tempfile
 import time

@@ -29,6 +29,10 @@ from bench.bench_rasa import free_port, pctl, platform, rss_mb, wait  # noqa: E4
 
 VENV_RASA = Path(os.environ.get("SAATHI_VENV_RASA", ROOT / ".venv-rasa"))
 VENV_APP = Path(os.environ.get("SAATHI_VENV_APP", ROOT / ".venv"))
+# Rasa re-reads a conversation's whole tracker every turn, so one 200-turn conversation would
+# measure the tracker's length, not the order database: each simulated shopper, once verified,
+# asks about the order this many times.
+TURNS_PER_CONVERSATION = 10
 QUESTIONS = ["where is my order KM-10234", "mera order KM-10234 kahan hai", "আমার অর্ডার KM-10234 কোথায়?"]
 
 
@@ -66,14 +70,20 @@ def measure(size: int, model: str, turns: int, work: Path) -> dict:
         wait(f"http://127.0.0.1:{aport}/health", procs[0])
         wait(f"http://127.0.0.1:{rport}/", procs[1])
         url = f"http://127.0.0.1:{rport}/webhooks/rest/webhook"
-        sender = "bench-" + secrets.token_hex(4)
-        first, text = say(url, sender, "where is my order KM-10234, phone 9876543210")
-        if "Priya" not in text:
-            raise SystemExit(f"verification turn did not answer with the order: {text!r}")
+        def verified_shopper() -> tuple[str, float]:
+            sender = "bench-" + secrets.token_hex(4)
+            took, text = say(url, sender, "where is my order KM-10234, phone 9876543210")
+            if "Priya" not in text:
+                raise SystemExit(f"verification turn did not answer with the order: {text!r}")
+            return sender, took
+
+        sender, first = verified_shopper()
         for q in QUESTIONS:  # warm-up
             say(url, sender, q)
         times = []
         for i in range(turns):
+            if i % TURNS_PER_CONVERSATION == 0:  # a shopper's conversation is a few turns long
+                sender, _ = verified_shopper()  # the verifying turn is not timed
             took, text = say(url, sender, QUESTIONS[i % len(QUESTIONS)])
             if "KM-10234" not in text or "DEL" not in text:
                 raise SystemExit(f"turn {i} did not answer with the order status: {text!r}")
@@ -110,7 +120,8 @@ def main() -> int:
                     f"| {r['max']:.0f} | {r['actions_rss']:.0f} |")
     ok = results[-1]["p95"] <= 150
     stamp = (f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores ({platform()}), command `make bench` "
-             f"(bench/bench_orders.py, SQLite orders database, {args.turns} sequential turns in en/hi-Latn/bn); "
+             f"(bench/bench_orders.py, SQLite orders database, {args.turns} sequential verified order-status turns in en/hi-Latn/bn, "
+             f"{TURNS_PER_CONVERSATION} per shopper conversation); "
              f"bar p95 <= 150 ms at the largest size: {'met' if ok else 'NOT met'}.")
     print("\n" + "\n".join(rows) + "\n\n" + stamp)
     if args.write_readme:

@@ -19,7 +19,6 @@ import argparse
 import json
 import queue
 import random
-import re
 import secrets
 import sys
 import threading

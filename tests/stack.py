@@ -256,6 +256,25 @@ def running_stack(work: Path, model: str, agent_hours: str = "00:00-23:59",
         recorder.close()
 
 
+def tracker(stack: dict, sender: str) -> dict:
+    """A conversation's tracker from Rasa's HTTP API (the one source of truth for transcripts).
+
+    Rasa 3.6 (Sanic) does not unquote path parameters: a WhatsApp sender's `+` stays literal.
+    """
+    r = requests.get(f"{stack['rasa']}/conversations/{sender}/tracker",
+                     params={"token": stack["token"]}, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def user_events(stack: dict, sender: str) -> list[dict]:
+    return [e for e in tracker(stack, sender)["events"] if e["event"] == "user"]
+
+
+def bot_events(stack: dict, sender: str) -> list[dict]:
+    return [e for e in tracker(stack, sender)["events"] if e["event"] == "bot"]
+
+
 class Agent:
     """The agent console over HTTP, as a logged-in browser would use it."""
 

@@ -62,7 +62,14 @@ def _refuse_on(app: Sanic) -> None:
 
 
 def install(bp: Blueprint) -> None:
-    """Refuse the fallback once the agent is loaded (Rasa loads it before the server starts)."""
+    """Refuse the fallback once the agent is loaded (Rasa loads it before the server starts).
+
+    Every Saathi channel calls this when Rasa builds its routes, so the server's other start-up
+    patch (bot/speedups.py: the action-response check built once) is installed here too.
+    """
+    from bot import speedups
+
+    speedups.install()
 
     @bp.listener("after_server_start")
     async def _refuse(app: Sanic, _loop: Any) -> None:

@@ -23,16 +23,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Optional, Text, TypeVar
+from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional, Text, TypeVar
 
 import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.trackers import DialogueStateTracker, TrackerEventDiffEngine
+from rasa.shared.core.events import Event
+from rasa.shared.core.trackers import DialogueStateTracker
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite (the single-machine default) in write-ahead-log mode: a turn's commit appends to the
+    log instead of rewriting pages with two syncs, and readers never wait for a writer. With
+    synchronous=NORMAL a committed turn survives a crash of Rasa; only a power cut can lose the
+    last ones. The scaled profile uses PostgreSQL."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 class TrackerStoreUnavailable(Exception):
@@ -54,6 +66,7 @@ class StrictSQLTrackerStore(SQLTrackerStore):
     ) -> None:
         super().__init__(domain=domain, host=host, event_broker=event_broker, **kwargs)
         self.retries = max(1, int(retries))
+        self._unpublished: Dict[Text, List[Event]] = {}  # sender -> events of the save in progress
         self.retry_backoff = max(0.0, float(retry_backoff))
         url = self.engine.url
         engine_kwargs = dict(create_engine_kwargs(url))
@@ -64,8 +77,16 @@ class StrictSQLTrackerStore(SQLTrackerStore):
             connect_args = dict(engine_kwargs.get("connect_args", {}))
             connect_args["connect_timeout"] = int(connect_timeout)
             engine_kwargs["connect_args"] = connect_args
+        if url.get_backend_name() == "sqlite":
+            # SQLAlchemy 1.4 opens and closes a file database's connection for every session (a
+            # NullPool): three times a turn. Keep a few open instead. Rasa uses the store from
+            # its event-loop thread; a pooled connection is only ever used by one session at once.
+            engine_kwargs["poolclass"] = sa.pool.QueuePool
+            engine_kwargs["connect_args"] = {**engine_kwargs.get("connect_args", {}), "check_same_thread": False}
         self.engine.dispose()
         self.engine = sa.create_engine(url, **engine_kwargs)
+        if url.get_backend_name() == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_wal)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def _retrying(self, what: str, sender_id: Text, op: Callable[[], Awaitable[T]]) -> T:
@@ -99,9 +120,20 @@ class StrictSQLTrackerStore(SQLTrackerStore):
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         """Does nothing: `save` publishes the new events once they are stored."""
 
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        """The events `save` writes; kept so exactly those are published once committed."""
+        events = list(super()._additional_events(session, tracker))
+        self._unpublished[tracker.sender_id] = events
+        return iter(events)
+
     async def save(self, tracker: DialogueStateTracker) -> None:
-        stored = await self.retrieve(tracker.sender_id) if self.event_broker else None
-        await self._retrying("save", tracker.sender_id, lambda: super(StrictSQLTrackerStore, self).save(tracker))
-        if self.event_broker:
-            new_events = TrackerEventDiffEngine.event_difference(stored, tracker)
+        # Rasa's own store reads the whole stored conversation back on every save to find what
+        # to publish; the events the save itself adds are that difference (Rasa runs one turn
+        # of a conversation at a time).
+        try:
+            await self._retrying("save", tracker.sender_id, lambda: super(StrictSQLTrackerStore, self).save(tracker))
+            new_events = self._unpublished.get(tracker.sender_id, [])
+        finally:
+            self._unpublished.pop(tracker.sender_id, None)
+        if self.event_broker and new_events:
             await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)

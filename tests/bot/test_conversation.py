@@ -1,5 +1,4 @@
 """Conversations through a real Rasa server and a real action server."""
-import requests
 
 
 def test_bot_follows_the_shoppers_language(shopper):

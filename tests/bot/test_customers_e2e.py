@@ -27,7 +27,7 @@ import requests
 import sqlalchemy as sa
 
 from tests.bot.channels.conftest import post, wa_envelope, wa_sends, wa_text, wa_texts
-from tests.stack import ROOT, Agent, SocketShopper
+from tests.stack import ROOT, Agent, SocketShopper, bot_events, tracker
 
 from .conftest import Shopper
 
@@ -52,18 +52,6 @@ def rows(url: str, sql: str, **params: object) -> list[dict]:
             return [dict(r) for r in c.execute(sa.text(sql), params).mappings()]
     finally:
         engine.dispose()
-
-
-def tracker(stack: dict, sender: str) -> dict:
-    # Rasa (Sanic) does not unquote path parameters: a WhatsApp sender's `+` stays `+`.
-    r = requests.get(f"{stack['rasa']}/conversations/{sender}/tracker",
-                     params={"token": stack["token"]}, timeout=30)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def bot_texts(stack: dict, sender: str) -> list[dict]:
-    return [e for e in tracker(stack, sender)["events"] if e["event"] == "bot"]
 
 
 def test_one_shopper_linked_greeted_shown_exported_and_erased(stack):
@@ -177,7 +165,7 @@ def test_delay_notices_quiet_hours_stop_template_once_and_reply(stack):
     assert quiet.returncode == 0, quiet.stderr
     assert "#1004: quiet hours" in quiet.stdout and "DK-5004: quiet hours" in quiet.stdout
     assert "KM-10240: the shopper wrote STOP" in quiet.stdout
-    assert recorder.calls == [] and not any("saathi_notice" in json.dumps(e) for e in bot_texts(stack, lakshmi.sender))
+    assert recorder.calls == [] and not any("saathi_notice" in json.dumps(e) for e in bot_events(stack, lakshmi.sender))
 
     awake = dict(stack["env"], SAATHI_QUIET_HOURS=_window(stack, 2, 3))
     run = app(stack, "-m", "actions.notify", "delayed", env=awake)
@@ -196,15 +184,15 @@ def test_delay_notices_quiet_hours_stop_template_once_and_reply(stack):
     params = [p["text"] for p in body["template"]["components"][0]["parameters"]]
     assert params[0] == "Nusrat" and params[1] == "DK-5004" and BENGALI.search(params[2])
     assert wa[0]["headers"]["authorization"] == "Bearer test-wa-access-token"
-    notice = bot_texts(stack, nusrat)[-1]
+    notice = bot_events(stack, nusrat)[-1]
     assert "DK-5004" in notice["text"] and BENGALI.search(notice["text"])
     assert notice["metadata"]["saathi_notice"]["how"] == "whatsapp_template"
 
     # REST: recorded in Lakshmi's tracker, in Hindi, with the new date.
-    notice = bot_texts(stack, lakshmi.sender)[-1]
+    notice = bot_events(stack, lakshmi.sender)[-1]
     assert "#1004" in notice["text"] and DEVANAGARI.search(notice["text"])
     assert notice["metadata"]["saathi_notice"]["order_id"] == "#1004"
-    assert not any("saathi_notice" in json.dumps(e) for e in bot_texts(stack, meera.sender))
+    assert not any("saathi_notice" in json.dumps(e) for e in bot_events(stack, meera.sender))
 
     # Sent once: a second run sends nothing.
     recorder.clear()

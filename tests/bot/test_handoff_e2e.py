@@ -11,17 +11,11 @@ import re
 import secrets
 import time
 
-import requests
 import sqlalchemy as sa
 
-from tests.stack import Agent, SocketShopper
+from tests.stack import Agent, SocketShopper, tracker
 
 DEVANAGARI = re.compile(r"[\u0900-\u097f]")
-
-
-def tracker(stack: dict, sender: str) -> dict:
-    r = requests.get(f"{stack['rasa']}/conversations/{sender}/tracker", params={"token": stack["token"]}, timeout=10)
-    return r.json()
 
 
 def test_hindi_shopper_agent_round_trip(stack):

@@ -1,6 +1,7 @@
 """Fixtures for the handoff bridge: a real database per test (SQLite file; PostgreSQL when
 SAATHI_TEST_PG_URL is set, one schema per test), a real local HTTP server standing in for Rasa's
-HTTP API, an injectable clock, and Flask test clients with logged-in agents.
+HTTP API, an injectable clock, and Flask test clients with logged-in agents; for the browser
+tests, the whole real stack (tests/stack.py) and Debian's Chromium driven by Playwright.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from werkzeug.security import generate_password_hash
 from actions.config import load_settings
 from handoff_bridge import create_app
 from handoff_bridge.db import agents
+from tests.stack import model_path, running_stack
 
 PG_URL = os.environ.get("SAATHI_TEST_PG_URL", "")
 TOKEN = "test-bridge-token-0123456789"
@@ -239,3 +241,32 @@ def enqueue(client: Any, cid: str, language: str = "en", reason: str = "shopper_
             "context": {"first_name": "Ravi", "order_id": "SH-1001", "order_status": "shipped"}}
     body.update(extra)
     return client.post("/api/handoffs", json=body, headers=AUTH)
+
+
+# Chromium as root, headless, with no background traffic to hosts this machine cannot reach.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The whole real stack (bridge, action server, Rasa with the trained model), per module."""
+    model = model_path()
+    if not model:
+        pytest.fail("SAATHI_TEST_MODEL must name a trained model (make test trains one)")
+    with running_stack(tmp_path_factory.mktemp("browser-stack"), model) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright (which never downloads a browser of its own)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("SAATHI_CHROMIUM", "/usr/bin/chromium")
+    if not os.path.isfile(executable):
+        pytest.fail(f"no Chromium at {executable}: run scripts/chromium.sh or set SAATHI_CHROMIUM")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -11,22 +11,18 @@ question arrives and the bot answers again. Screenshots go to tests/artifacts/co
 from __future__ import annotations
 
 import io
-import os
 import re
 import secrets
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-import pytest
 import requests
 from PIL import Image, ImageDraw
 
-from tests.stack import ROOT, model_path, running_stack
+from tests.stack import ROOT
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 XSS = "<script>alert(1)</script>"
 ASK_PERSON = "मुझे किसी इंसान से बात करनी है, मेरा पार्सल टूटा हुआ आया"
 WAITING = "ठीक है, मैं इंतज़ार कर रही हूँ"
@@ -110,28 +106,6 @@ def record_return(stack: dict, sender: str, order_id: str) -> str:
         engine.dispose()
     assert outcome.outcome == "created", outcome
     return outcome.reference
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    model = model_path()
-    if not model:
-        pytest.fail("SAATHI_TEST_MODEL must name a trained model (make test trains one)")
-    with running_stack(tmp_path_factory.mktemp("browser-stack"), model) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    executable = os.environ.get("SAATHI_CHROMIUM", "/usr/bin/chromium")
-    if not Path(executable).is_file():
-        pytest.fail(f"no Chromium at {executable}: run scripts/chromium.sh or set SAATHI_CHROMIUM")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def shot(page: Any, name: str) -> None:

@@ -10,23 +10,17 @@ Screenshots go to tests/artifacts/.
 """
 from __future__ import annotations
 
-import os
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Iterator
 
-import pytest
 import requests
 import sqlalchemy as sa
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.stack import ROOT, Agent, model_path, running_stack
+from tests.stack import ROOT, Agent, user_events
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # "ফেরত দেওয়ার নিয়ম কী?" ranks the size-exchange article first (ফেরত: return or refund); this
 # wording is unambiguous for the demo help centre.
 QUESTION = "রিটার্ন করার নিয়ম কী?"
@@ -45,34 +39,8 @@ def bengali_titles() -> dict[str, str]:
     return titles
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    model = model_path()
-    if not model:
-        pytest.fail("SAATHI_TEST_MODEL must name a trained model (make test trains one)")
-    with running_stack(tmp_path_factory.mktemp("widget-stack"), model) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    executable = os.environ.get("SAATHI_CHROMIUM", "/usr/bin/chromium")
-    if not Path(executable).is_file():
-        pytest.fail(f"no Chromium at {executable}: run scripts/chromium.sh or set SAATHI_CHROMIUM")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def tracker(stack: dict, sender: str) -> dict:
-    r = requests.get(f"{stack['rasa']}/conversations/{sender}/tracker", params={"token": stack["token"]}, timeout=10)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
 def user_texts(stack: dict, sender: str) -> list[str]:
-    return [e.get("text") for e in tracker(stack, sender)["events"] if e["event"] == "user"]
+    return [e.get("text") for e in user_events(stack, sender)]
 
 
 def watch_page(page: object) -> list[str]:

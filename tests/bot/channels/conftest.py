@@ -15,7 +15,7 @@ from typing import Any, Optional
 import pytest
 import requests
 
-from tests.stack import CHANNEL_ENV
+from tests.stack import CHANNEL_ENV, tracker, user_events  # noqa: F401  (re-exported for the channel tests)
 
 SECRET = CHANNEL_ENV["SAATHI_META_APP_SECRET"]
 PHONE_NUMBER_ID = CHANNEL_ENV["SAATHI_WHATSAPP_PHONE_NUMBER_ID"]
@@ -37,18 +37,6 @@ def post(stack: dict, channel: str, body: Any, sig: Any = AUTO) -> requests.Resp
     elif sig is not None:
         headers["X-Hub-Signature-256"] = sig
     return requests.post(f"{stack['rasa']}/webhooks/{channel}/webhook", data=raw, headers=headers, timeout=120)
-
-
-def tracker(stack: dict, sender: str) -> dict:
-    # Rasa (Sanic) does not unquote path parameters: `+` must stay `+`, never `%2B`.
-    r = requests.get(f"{stack['rasa']}/conversations/{sender}/tracker",
-                     params={"token": stack["token"]}, timeout=30)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def user_events(stack: dict, sender: str) -> list[dict]:
-    return [e for e in tracker(stack, sender)["events"] if e["event"] == "user"]
 
 
 def settle(recorder, count: int, timeout: float = 10) -> list[dict]:

@@ -21,7 +21,7 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from tests.stack import CHANNEL_ENV, Agent, free_port
+from tests.stack import CHANNEL_ENV, Agent, bot_events, free_port, user_events
 
 TOKEN = CHANNEL_ENV["SAATHI_TWILIO_AUTH_TOKEN"]
 ACCOUNT = CHANNEL_ENV["SAATHI_TWILIO_ACCOUNT_SID"]
@@ -89,18 +89,6 @@ def wait_replies(stack: dict, number: str, pattern: str = "", timeout: float = 6
 
 def bodies(messages: list[dict]) -> str:
     return "\n".join(m["fields"].get("Body", "") for m in messages)
-
-
-def tracker(stack: dict, sender: str) -> dict:
-    # Rasa 3.6 does not unquote path parameters: "+" must stay literal.
-    r = requests.get(f"{stack['rasa']}/conversations/{quote(sender, safe='+')}/tracker",
-                     params={"token": stack["token"]}, timeout=30)
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def user_events(stack: dict, sender: str) -> list[dict]:
-    return [e for e in tracker(stack, sender)["events"] if e["event"] == "user"]
 
 
 def number() -> str:
@@ -229,7 +217,7 @@ def test_replayed_message_sid_is_one_turn_and_one_reply(stack):
     time.sleep(2)
     users = user_events(stack, me)
     assert len(users) == 1 and users[0]["message_id"] == form["MessageSid"]
-    bots = [e for e in tracker(stack, me)["events"] if e["event"] == "bot"]
+    bots = bot_events(stack, me)
     assert len(sent_to(stack, me)) == len(bots) == len(replies) >= 1
 
 

@@ -7,7 +7,7 @@ import secrets
 import requests
 import socketio
 
-from tests.stack import SocketShopper
+from tests.stack import SocketShopper, user_events
 
 PRIYA_WHATSAPP = "+919876543210"  # a demo shopper's WhatsApp conversation id
 
@@ -33,20 +33,13 @@ class RawSocket:
         self.sio.disconnect()
 
 
-def events_of(stack: dict, sender: str) -> list:
-    r = requests.get(f"{stack['rasa']}/conversations/{sender}/tracker",
-                     params={"token": stack["token"]}, timeout=30)
-    assert r.status_code == 200, r.text
-    return [e for e in r.json()["events"] if e["event"] == "user"]
-
-
 def test_a_normal_web_conversation_still_works(stack):
     shopper = SocketShopper(stack["rasa"])
     shopper.connect()
     try:
         shopper.say("hello")
         assert shopper.receive(60).get("text")
-        assert [e["text"] for e in events_of(stack, shopper.session_id)] == ["hello"]
+        assert [e["text"] for e in user_events(stack, shopper.session_id)] == ["hello"]
     finally:
         shopper.sio.disconnect()
 
@@ -74,8 +67,8 @@ def test_a_socket_cannot_write_into_another_conversation(stack):
         assert "session_request" in raw.errors.get(timeout=10)["error"]
         raw.sio.emit("user_uttered", {"message": "hi", "session_id": PRIYA_WHATSAPP})
         assert raw.errors.get(timeout=10)
-        assert events_of(stack, victim) == []
-        assert events_of(stack, mine) == []
+        assert user_events(stack, victim) == []
+        assert user_events(stack, mine) == []
     finally:
         raw.close()
 
@@ -95,7 +88,7 @@ def test_overlong_and_malformed_messages_are_refused_with_a_reason(stack):
         raw.sio.emit("user_uttered", {"message": "hello", "session_id": mine,
                                       "customData": {"attachments": [{"type": "image", "file": "x.jpg"}]}})
         assert raw.bot.get(timeout=60)
-        [event] = events_of(stack, mine)
+        [event] = user_events(stack, mine)
         assert event["text"] == "hello"
         assert "attachments" not in (event.get("metadata") or {})
     finally:
@@ -108,5 +101,5 @@ def test_rest_clients_cannot_use_a_whatsapp_or_messenger_conversation_id(stack):
                           json={"sender": sender, "message": "where is my order KM-10234"}, timeout=30)
         assert r.status_code == 400, (sender, r.text)
         assert "phone number" in r.json()["error"]
-    assert events_of(stack, PRIYA_WHATSAPP) == [] or all(
-        e.get("input_channel") in ("whatsapp", "twilio_whatsapp") for e in events_of(stack, PRIYA_WHATSAPP))
+    assert user_events(stack, PRIYA_WHATSAPP) == [] or all(
+        e.get("input_channel") in ("whatsapp", "twilio_whatsapp") for e in user_events(stack, PRIYA_WHATSAPP))
