@@ -64,6 +64,13 @@ def metrics_charts(m: dict[str, Any], kb: dict[str, Any]) -> list[dict[str, Any]
                         if seen else
                         [(reason.replace("_", " "), [count], str(count)) for reason, count in by_reason],
                         note="" if seen else "Counts only: no conversations seen yet."))
+    lang_rates = m.get("handoff_rate_by_language") or {}
+    lang_seen = m.get("conversations_by_language") or {}
+    charts.append(chart("Handoff rate by language (handoffs per conversation in that language)",
+                        [(lang, [lang_rates[lang]], f"{pct(lang_rates[lang])} · {count} of {lang_seen[lang]}")
+                         for lang, count in sorted(m["by_language"].items(), key=lambda kv: -kv[1])
+                         if lang in lang_rates],
+                        note="" if lang_rates else "No conversations with a known language seen yet."))
     total = m["handoffs"] or 1
     charts.append(chart("Handoffs by language (share of handoffs)",
                         [(lang, [count / total], f"{pct(count / total)} · {count}")

@@ -20,7 +20,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from sqlalchemy import delete, select
 
 from handoff_bridge.auth import bridge, require_bearer
-from handoff_bridge.db import conversations_seen, handoffs, outbox, shopper_events
+from handoff_bridge.db import conversation_languages, conversations_seen, handoffs, outbox, shopper_events
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,9 @@ def erase() -> Any:
             counts["handoffs"] = conn.execute(delete(handoffs).where(handoffs.c.id.in_(hids or [-1]))).rowcount
             counts["conversations_seen"] = conn.execute(
                 delete(conversations_seen).where(conversations_seen.c.key.in_(keys))).rowcount
-        bridge()._seen_keys.difference_update(keys)
+            conn.execute(delete(conversation_languages).where(conversation_languages.c.key.in_(keys)))
+        erased, seen = set(keys), bridge()._seen_keys
+        seen.difference_update({k for k in seen if k.split(":", 1)[0] in erased})
     logger.info("erased the bridge's records of %d conversations", len(ids))
     return jsonify(status="erased", counts=counts)
 

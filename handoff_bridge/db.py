@@ -138,6 +138,16 @@ conversations_seen = Table(
     Column("first_seen", Float, nullable=False, index=True),
 )
 
+# The languages each of those conversations used (a conversation that switches counts in both),
+# for the handoff rate per language: handoffs in a language / conversations in that language.
+conversation_languages = Table(
+    "conversation_languages",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("language", String(16), primary_key=True),
+    Column("first_seen", Float, nullable=False, index=True),
+)
+
 SEED_CANNED: dict[str, list[tuple[str, str]]] = {
     "en": [
         ("Greeting", "Hi, I'm here to help. Let me look at your order."),

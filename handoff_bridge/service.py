@@ -19,7 +19,8 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, u
 from sqlalchemy.exc import IntegrityError
 
 from handoff_bridge import messages
-from handoff_bridge.db import OPEN_STATUSES, agents, conversations_seen, handoffs, outbox, shopper_events
+from handoff_bridge.db import (OPEN_STATUSES, agents, conversation_languages, conversations_seen, handoffs, outbox,
+                               shopper_events)
 from handoff_bridge.media import attachments_of
 from handoff_bridge.rasa_client import DELIVERED, ERROR, RASA_DOWN, RasaClient
 from handoff_bridge.cluster import outbox_turn
@@ -244,7 +245,8 @@ class Bridge:
         text = str(event.get("text") or "")[:4000]
         attachments = attachments_of(event.get("metadata"))
         now = self.now()
-        self._seen(sender, now)
+        language = event.get("language")
+        self._seen(sender, now, language if language in messages.LANGUAGES else None)
         left = False
         with self.engine.begin() as conn:
             row = self._open_for(conn, sender)
@@ -500,20 +502,26 @@ class Bridge:
 
     # ---- metrics ----------------------------------------------------------------------------
 
-    def _seen(self, sender: str, now: float) -> None:
-        """Count the conversation once (containment); cheap after the first message."""
+    def _seen(self, sender: str, now: float, language: Optional[str] = None) -> None:
+        """Count the conversation once (containment), and once per language it used; cheap after
+        the first message."""
         key = hashlib.sha256(sender.encode("utf-8")).hexdigest()
-        if key in self._seen_keys:
-            return
-        try:
-            with self.engine.begin() as conn:
-                if conn.execute(select(conversations_seen.c.key).where(conversations_seen.c.key == key)).first() is None:
-                    conn.execute(insert(conversations_seen).values(key=key, first_seen=now))
-        except IntegrityError:  # another worker counted it first
-            pass
-        if len(self._seen_keys) > 100_000:
-            self._seen_keys.clear()
-        self._seen_keys.add(key)
+        for table, cache_key, row in ((conversations_seen, key, {"key": key}),
+                                      (conversation_languages, f"{key}:{language}", {"key": key, "language": language})):
+            if table is conversation_languages and language is None:
+                continue
+            if cache_key in self._seen_keys:
+                continue
+            try:
+                with self.engine.begin() as conn:
+                    where = [table.c[k] == v for k, v in row.items()]
+                    if conn.execute(select(table.c.key).where(*where)).first() is None:
+                        conn.execute(insert(table).values(**row, first_seen=now))
+            except IntegrityError:  # another worker counted it first
+                pass
+            if len(self._seen_keys) > 100_000:
+                self._seen_keys.clear()
+            self._seen_keys.add(cache_key)
 
     def metrics(self, days: int = 30) -> dict[str, Any]:
         since = self.now() - days * 86400
@@ -521,6 +529,10 @@ class Bridge:
             rows = list(conn.execute(select(handoffs).where(handoffs.c.created_at >= since)))
             seen = int(conn.execute(select(func.count()).select_from(conversations_seen)
                                     .where(conversations_seen.c.first_seen >= since)).scalar() or 0)
+            seen_by_language = dict(conn.execute(
+                select(conversation_languages.c.language, func.count())
+                .where(conversation_languages.c.first_seen >= since)
+                .group_by(conversation_languages.c.language)).all())
         by_reason: dict[str, int] = {}
         by_language: dict[str, int] = {}
         by_status: dict[str, int] = {}
@@ -559,6 +571,10 @@ class Bridge:
             # Handoffs per conversation the bot had, overall and per reason (None before any was seen).
             "handoff_rate": round(len(rows) / seen, 3) if seen else None,
             "handoff_rate_by_reason": {k: round(v / seen, 3) for k, v in by_reason.items()} if seen else {},
+            # Handoffs in a language per conversation that used that language.
+            "conversations_by_language": seen_by_language,
+            "handoff_rate_by_language": {k: round(v / seen_by_language[k], 3) for k, v in by_language.items()
+                                         if seen_by_language.get(k)},
             # Conversations the bot had (seen through Rasa's event broker) that never asked for a person.
             "conversations": seen,
             "containment": round(max(0.0, 1 - len({r.conversation_id for r in rows}) / seen), 3) if seen else None,

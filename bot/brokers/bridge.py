@@ -54,6 +54,8 @@ class BridgeEventBroker(EventBroker):
         parse = event.get("parse_data") or {}
         if parse:
             slim["intent"] = (parse.get("intent") or {}).get("name")
+            if parse.get("language"):  # bot.nlu.components.LanguageTagger: the metrics' rate per language
+                slim["language"] = parse["language"]
         try:
             self.queue.put_nowait(slim)
         except queue.Full:

@@ -56,7 +56,8 @@ def test_user_and_bot_events_are_forwarded_with_the_token():
     try:
         started = time.perf_counter()
         broker.publish({"sender_id": "a", "event": "user", "text": "मुझे इंसान चाहिए", "timestamp": 1.0,
-                        "input_channel": "socketio", "parse_data": {"intent": {"name": "request_human"}}})
+                        "input_channel": "socketio", "parse_data": {"intent": {"name": "request_human"},
+                                                                    "language": "hi"}})
         broker.publish({"sender_id": "a", "event": "slot", "name": "language", "value": "hi"})  # not forwarded
         broker.publish({"sender_id": "a", "event": "bot", "text": "ok"})
         assert time.perf_counter() - started < 0.05  # publish never waits for the network
@@ -64,6 +65,7 @@ def test_user_and_bot_events_are_forwarded_with_the_token():
         (user, auth), (bot, _) = rec.calls
         assert auth == "Bearer s3cret"
         assert user["text"] == "मुझे इंसान चाहिए" and user["intent"] == "request_human" and "parse_data" not in user
+        assert user["language"] == "hi"  # the bridge's handoff rate per language
         assert bot["event"] == "bot"
     finally:
         rec.close()

@@ -12,7 +12,7 @@ from actions.customers import CustomerStore
 from actions.orders.models import create_engine_for
 from actions.orders.seed import seed_demo
 from actions.orders.sql import SqlOrderProvider
-from handoff_bridge.db import conversations_seen, handoffs, outbox
+from handoff_bridge.db import conversation_languages, conversations_seen, handoffs, outbox
 
 from .conftest import AUTH, add_agent, enqueue, login
 
@@ -66,7 +66,7 @@ def test_export_and_erase_api(app, client):
     enqueue(client, "+919876543210")
     enqueue(client, "someone-else")
     bridge = app.extensions["handoff_bridge"]
-    bridge.handle_event({"event": "user", "sender_id": "+919876543210", "text": "hello"})
+    bridge.handle_event({"event": "user", "sender_id": "+919876543210", "text": "hello", "language": "en"})
     body = {"conversation_ids": ["+919876543210", "web-77"]}
 
     assert client.post("/api/customers/export", json=body).status_code == 401
@@ -85,3 +85,7 @@ def test_export_and_erase_api(app, client):
     assert _count(app, outbox, outbox.c.conversation_id == "+919876543210") == 0
     assert _count(app, handoffs, handoffs.c.conversation_id == "someone-else") == 1
     assert _count(app, conversations_seen, conversations_seen.c.key != "") == 0
+    assert _count(app, conversation_languages, conversation_languages.c.key != "") == 0
+    # Counted again (not remembered as already seen) if the shopper writes after the erasure.
+    bridge.handle_event({"event": "user", "sender_id": "+919876543210", "text": "hi again", "language": "hi"})
+    assert _count(app, conversation_languages, conversation_languages.c.language == "hi") == 1

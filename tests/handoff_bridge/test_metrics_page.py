@@ -17,8 +17,13 @@ def test_metrics_page_charts_every_figure(app, client, clock):
     add_agent(app)
     login(client)
     token = csrf_of(client)
-    for sender in ("s1", "s2", "s3", "s4"):
-        client.post("/api/events", json={"sender_id": sender, "event": "user", "text": "hi"}, headers=AUTH)
+    for sender, language in (("s1", "hi"), ("s2", "en"), ("s3", "en"), ("s4", None)):
+        client.post("/api/events", json={"sender_id": sender, "event": "user", "text": "hi", "language": language},
+                    headers=AUTH)
+    # s1 writes again in English later: the conversation counts in both languages, once each.
+    client.post("/api/events", json={"sender_id": "s1", "event": "user", "text": "ok", "language": "en"}, headers=AUTH)
+    client.post("/api/events", json={"sender_id": "s1", "event": "user", "text": "ठीक", "language": "hi"}, headers=AUTH)
+    client.post("/api/events", json={"sender_id": "s5", "event": "user", "text": "x", "language": "klingon"}, headers=AUTH)
     hid = enqueue(client, "s1", language="hi", reason="complaint").get_json()["handoff_id"]
     enqueue(client, "s2", language="en", reason="shopper_request")
     clock.advance(60)
@@ -36,8 +41,10 @@ def test_metrics_page_charts_every_figure(app, client, clock):
         store.log_unanswered(q, "en")
 
     m = client.get("/api/metrics", headers=AUTH).get_json()
-    assert m["containment"] == 0.5 and m["handoff_rate"] == 0.5
-    assert m["handoff_rate_by_reason"] == {"complaint": 0.25, "shopper_request": 0.25}
+    assert m["conversations"] == 5 and m["containment"] == 0.6 and m["handoff_rate"] == 0.4
+    assert m["handoff_rate_by_reason"] == {"complaint": 0.2, "shopper_request": 0.2}
+    assert m["conversations_by_language"] == {"hi": 1, "en": 3}  # an unknown language is not counted
+    assert m["handoff_rate_by_language"] == {"hi": 1.0, "en": 0.333}
     assert m["ratings"]["distribution"] == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0}
     assert m["waiting_seconds"]["p50"] == 60 and m["first_response_seconds"]["p50"] == 30
     assert m["handling_seconds"]["p50"] == 150
@@ -46,11 +53,13 @@ def test_metrics_page_charts_every_figure(app, client, clock):
     assert page.count("<script") == 1 and "console.js" in page  # the console's own script only
     assert "cdn" not in page.lower()
     containment = svg_of(page, "Containment")
-    assert "<svg" in containment and "conversations: 4" in containment and "50% bot / 50% person" in containment
+    assert "<svg" in containment and "conversations: 5" in containment and "60% bot / 40% person" in containment
     widths = [int(w) for w in re.findall(r'<rect class="s\d" x="\d+" y="\d+" width="(\d+)"', containment)]
-    assert widths == [160, 160]  # half and half of the 320-pixel bar
+    assert widths == [192, 128]  # 60% and 40% of the 320-pixel bar
     reasons = svg_of(page, "Handoff rate by reason")
-    assert "complaint" in reasons and "25% · 1" in reasons and "shopper request" in reasons
+    assert "complaint" in reasons and "20% · 1" in reasons and "shopper request" in reasons
+    by_language = svg_of(page, "Handoff rate by language")
+    assert "100% · 1 of 1" in by_language and "33% · 1 of 3" in by_language
     assert "50% · 1" in svg_of(page, "Handoffs by language")
     times = svg_of(page, "Times")
     assert "waiting for an agent p50" in times and "1.0 min (n=1)" in times
