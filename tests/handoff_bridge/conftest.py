@@ -123,15 +123,16 @@ class Clock:
         self.now = datetime.fromtimestamp(self.now.timestamp() + seconds, timezone.utc)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Poll until predicate() is truthy; fail the test after timeout seconds."""
+def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition",
+             interval: float = 0.02) -> Any:
+    """Poll until predicate() is truthy and return its value; fail the test after timeout seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
+        time.sleep(interval)
+    raise AssertionError(f"{what} not met within {timeout}s")
 
 
 @pytest.fixture(scope="session")

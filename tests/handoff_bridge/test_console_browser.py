@@ -20,6 +20,7 @@ from typing import Any, Callable
 import requests
 from PIL import Image, ImageDraw
 
+from tests.handoff_bridge.conftest import wait_for
 from tests.stack import ROOT
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -44,14 +45,9 @@ window.Notification.requestPermission = function () { return Promise.resolve("gr
 """
 
 
-def eventually(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not met within {timeout}s")
+def eventually(check: Callable[[], Any], what: str = "condition") -> Any:
+    """conftest.wait_for with the patience a real stack and a browser need."""
+    return wait_for(check, timeout=20.0, what=what, interval=0.2)
 
 
 class RestShopper:
