@@ -80,6 +80,12 @@ class Settings:
     whatsapp_template_languages: str = "en=en,hi=hi,bn=bn,hi-Latn=hi,bn-Latn=bn"
     messenger_page_token: str = ""
     messenger_post_purchase_tag: bool = True  # outside 24 h: MESSAGE_TAG POST_PURCHASE_UPDATE, else skip
+    # Twilio WhatsApp: the SAATHI_TWILIO_* settings the Rasa side's connector reads (bot/config.py).
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_number: str = ""  # whatsapp:+14155238886
+    twilio_api_url: str = "https://api.twilio.com"
+    twilio_delay_content_sids: str = ""  # approved Content Templates per form: "en=HX...,hi=HX...,bn=HX..."
 
     def as_env(self) -> dict[str, str]:
         """The settings under their environment-variable names."""
@@ -139,6 +145,11 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         or "en=en,hi=hi,bn=bn,hi-Latn=hi,bn-Latn=bn",
         messenger_page_token=v.get("SAATHI_MESSENGER_PAGE_TOKEN", ""),
         messenger_post_purchase_tag=(v.get("SAATHI_MESSENGER_POST_PURCHASE_TAG") or "1").lower() not in ("0", "false", "no"),
+        twilio_account_sid=v.get("SAATHI_TWILIO_ACCOUNT_SID", ""),
+        twilio_auth_token=v.get("SAATHI_TWILIO_AUTH_TOKEN", ""),
+        twilio_number=v.get("SAATHI_TWILIO_NUMBER", ""),
+        twilio_api_url=(v.get("SAATHI_TWILIO_API_URL") or "https://api.twilio.com").rstrip("/"),
+        twilio_delay_content_sids=v.get("SAATHI_TWILIO_DELAY_CONTENT_SIDS", ""),
     )
 
 

@@ -6,8 +6,10 @@ channel they last wrote from (the linked identity whose tracker has the latest s
 - WhatsApp Cloud API (`whatsapp`): inside the 24-hour customer-service window a text message,
   outside it the approved template SAATHI_WHATSAPP_DELAY_TEMPLATE ({{1}} first name, {{2}} order
   number, {{3}} date) in the language SAATHI_WHATSAPP_TEMPLATE_LANGUAGES maps the form to.
-- Twilio WhatsApp: inside the window through Rasa (its connector pushes); outside it skipped
-  (Twilio needs a content template, not configured here).
+- Twilio WhatsApp: inside the window through Rasa (its connector pushes); outside it the approved
+  Content Template for the shopper's form in SAATHI_TWILIO_DELAY_CONTENT_SIDS ("en=HX...,hi=HX...";
+  hi-Latn/bn-Latn without their own SID use hi/bn; variables 1 first name, 2 order number, 3 date)
+  through Twilio's Messages API (actions/clients/twilio_api.py); no SID for the form: skipped.
 - Messenger: inside 24 h of the shopper's last message a RESPONSE; outside it, the message tag
   POST_PURCHASE_UPDATE (a change to the delivery of something bought, one of Meta's allowed tag
   uses) unless SAATHI_MESSENGER_POST_PURCHASE_TAG=0, then skipped.
@@ -33,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
+from actions.clients.twilio_api import CONTENT_SID, TwilioClient
 from actions.config import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -66,6 +69,12 @@ class Report:
                 + [f"{len(self.sent)} sent, {len(self.skipped)} skipped, {len(self.failed)} failed"])
 
 
+def form_map(spec: str) -> dict[str, str]:
+    """'en=en,hi=hi,hi-Latn=hi' → {'en': 'en', 'hi': 'hi', 'hi-Latn': 'hi'} (per-form settings)."""
+    pairs = (p.split("=", 1) for p in spec.split(",") if "=" in p)
+    return {k.strip(): v.strip() for k, v in pairs if k.strip() and v.strip()}
+
+
 def in_quiet_hours(spec: str, now_local: dt.time) -> bool:
     """'21:00-09:00' (wraps past midnight) or '13:00-14:00'; an empty spec means never quiet."""
     if not spec.strip():
@@ -84,6 +93,7 @@ class Notifier:
         self.s = settings
         self.http = session or requests.Session()
         self.store = customer_store(settings)
+        self.twilio = TwilioClient.from_settings(settings, self.http)
 
     # -- Rasa ----------------------------------------------------------------------------------
     def _tracker_url(self, sender: str, suffix: str = "tracker") -> str:
@@ -120,8 +130,23 @@ class Notifier:
             raise RuntimeError(f"Graph API answered {resp.status_code}")
 
     def template_language(self, form: str) -> str:
-        pairs = dict(p.split("=", 1) for p in self.s.whatsapp_template_languages.split(",") if "=" in p)
-        return pairs.get(form, pairs.get("en", "en")).strip()
+        pairs = form_map(self.s.whatsapp_template_languages)
+        return pairs.get(form, pairs.get("en", "en"))
+
+    def content_sid(self, form: str) -> str:
+        """The Twilio Content SID for a form: its own, else its language's (hi-Latn → hi); '' if none.
+
+        No fallback to English: a shopper who wrote in Bengali should not get an English template
+        unless the shop maps the form to it (bn=HX<English template>)."""
+        pairs = form_map(self.s.twilio_delay_content_sids)
+        return pairs.get(form) or pairs.get(form.split("-")[0], "")
+
+    @staticmethod
+    def template_params(customer: Any, oid: str, order: Any, form: str) -> list[str]:
+        """The delay templates' variables: first name, order number, date (ASCII digits)."""
+        from actions.orders import i18n
+
+        return [customer.first_name or "-", oid, i18n.date_text(order.expected_delivery, form)]
 
     # -- one run -------------------------------------------------------------------------------
     def delayed_orders(self) -> list[Any]:
@@ -190,8 +215,6 @@ class Notifier:
 
     def notify_one(self, report: Report, customer: Any, oid: str, kind: str, channel: str, sender: str,
                    last_at: Optional[float], form: str, text: str, order: Any) -> None:
-        from actions.orders import i18n
-
         in_window = last_at is not None and time.time() - last_at < WINDOW_S
         meta = {"kind": KIND, "order_id": oid, "channel": channel}
         push: Optional[str] = None
@@ -200,11 +223,24 @@ class Notifier:
                 report.skipped.append(f"{oid}: WhatsApp is not configured (SAATHI_WHATSAPP_TOKEN / PHONE_NUMBER_ID)")
                 return
             how = "whatsapp_text" if in_window else "whatsapp_template"
-        elif channel in ("twilio_whatsapp", "twilio"):
-            if not in_window:
-                report.skipped.append(f"{oid}: Twilio WhatsApp outside the 24-hour window needs a content template")
-                return
+        elif channel in ("twilio_whatsapp", "twilio") and in_window:
             how, push = "rasa_push", channel
+        elif channel in ("twilio_whatsapp", "twilio"):  # outside the window: an approved Content Template only
+            if not self.twilio.configured:
+                report.skipped.append(f"{oid}: Twilio is not configured "
+                                      "(SAATHI_TWILIO_ACCOUNT_SID / AUTH_TOKEN / NUMBER)")
+                return
+            content_sid = self.content_sid(form)
+            if not content_sid:
+                report.skipped.append(f"{oid}: Twilio WhatsApp outside the 24-hour window needs a content template; "
+                                      f"none for {form} in SAATHI_TWILIO_DELAY_CONTENT_SIDS")
+                return
+            if not CONTENT_SID.fullmatch(content_sid):
+                report.skipped.append(f"{oid}: SAATHI_TWILIO_DELAY_CONTENT_SIDS: the value for {form} is not a "
+                                      f"Content SID (HX and 32 hex digits)")
+                return
+            how = "twilio_template"
+            meta["content_sid"] = content_sid
         elif channel in ("messenger", "facebook"):
             if not self.s.messenger_page_token:
                 report.skipped.append(f"{oid}: Messenger is not configured (SAATHI_MESSENGER_PAGE_TOKEN)")
@@ -224,12 +260,17 @@ class Notifier:
                     "messaging_product": "whatsapp", "recipient_type": "individual", "to": sender.lstrip("+"),
                     "type": "text", "text": {"body": text}})
             elif how == "whatsapp_template":
-                params = [customer.first_name or "-", oid, i18n.date_text(order.expected_delivery, form)]
+                params = self.template_params(customer, oid, order, form)
                 self.graph(f"{self.s.whatsapp_phone_number_id}/messages", bearer=self.s.whatsapp_token, body={
                     "messaging_product": "whatsapp", "recipient_type": "individual", "to": sender.lstrip("+"),
                     "type": "template", "template": {
                         "name": self.s.whatsapp_delay_template, "language": {"code": self.template_language(form)},
                         "components": [{"type": "body", "parameters": [{"type": "text", "text": p} for p in params]}]}})
+            elif how == "twilio_template":
+                variables = {str(i): p for i, p in enumerate(self.template_params(customer, oid, order, form), 1)}
+                outcome = self.twilio.send_content(sender, meta["content_sid"], variables)
+                if not outcome.ok:
+                    raise RuntimeError(f"Twilio {outcome.status}: {outcome.detail}")
             elif how.startswith("messenger"):
                 body: dict[str, Any] = {"recipient": {"id": sender}, "message": {"text": text}}
                 body.update({"messaging_type": "RESPONSE"} if in_window else
