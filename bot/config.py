@@ -6,6 +6,7 @@ import time.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
@@ -51,6 +52,9 @@ class BotSettings:
     messenger_page_token: str = ""
     media_max_bytes: int = 10 * 1024 * 1024
     channel_db: str = "sqlite:///.run/channels.db"  # message ids already handled (bot/channels/dedup.py)
+    # Web origins (besides the bridge's own) allowed to open the website chat socket; `make run`
+    # passes the same list to `rasa run --cors` (bot/channels/origins.py).
+    cors_origins: tuple[str, ...] = ()
 
 
 def load_settings(env: Optional[Mapping[str, str]] = None) -> BotSettings:
@@ -79,4 +83,5 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> BotSettings:
         media_max_bytes=int(values.get("SAATHI_MEDIA_MAX_BYTES") or 10 * 1024 * 1024),
         channel_db=values.get("SAATHI_CHANNEL_DB")
         or f"sqlite:///{Path(values.get('SAATHI_RUN_DIR', str(PROJECT_ROOT / '.run'))) / 'channels.db'}",
+        cors_origins=tuple(o for o in re.split(r"[\s,]+", values.get("SAATHI_CORS_ORIGINS", "")) if o),
     )

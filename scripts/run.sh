@@ -83,10 +83,13 @@ say "starting the handoff bridge on port $SAATHI_BRIDGE_PORT (waitress, $SAATHI_
 PIDS+=($!)
 
 say "starting the Rasa server on port $SAATHI_RASA_PORT (model $(basename "$MODEL"))"
+# SAATHI_CORS_ORIGINS: origins separated by commas or spaces (the website socket reads the same list).
+CORS_LIST="${SAATHI_CORS_ORIGINS:-}"
+read -ra CORS_ORIGINS <<< "${CORS_LIST//,/ }"
 "$VENV_RASA/bin/rasa" run --model "$MODEL" --port "$SAATHI_RASA_PORT" \
   --enable-api --auth-token="$SAATHI_RASA_TOKEN" \
   --credentials credentials.yml --endpoints endpoints.yml \
-  --cors "${SAATHI_CORS_ORIGINS:-http://127.0.0.1:$SAATHI_BRIDGE_PORT}" \
+  --cors "http://127.0.0.1:$SAATHI_BRIDGE_PORT" "${CORS_ORIGINS[@]}" \
   > "$SAATHI_RUN_DIR/rasa.log" 2>&1 &
 PIDS+=($!)
 

@@ -178,6 +178,8 @@ def running_stack(work: Path, model: str, agent_hours: str = "00:00-23:59",
     token, bridge_token = secrets.token_hex(16), secrets.token_hex(16)
     recorder = RecordingServer()
     action_port, rasa_port, bridge_port = free_port(), free_port(), free_port()
+    # Another shop's site (tests serve a page there) is the one extra origin the website socket allows.
+    other_shop_port = free_port()
     env = dict(
         os.environ,
         PYTHONPATH=str(ROOT),
@@ -203,6 +205,7 @@ def running_stack(work: Path, model: str, agent_hours: str = "00:00-23:59",
         HF_HUB_OFFLINE="1",
         SAATHI_GRAPH_API_URL=f"{recorder.url}/v19.0",
         SAATHI_TWILIO_API_URL=recorder.url,
+        SAATHI_CORS_ORIGINS=f"http://127.0.0.1:{other_shop_port}",
         **CHANNEL_ENV,
     )
     env.update(env_extra or {})
@@ -249,6 +252,7 @@ def running_stack(work: Path, model: str, agent_hours: str = "00:00-23:59",
             "work": work,
             "recorder": recorder,
             "env": env,
+            "other_shop_port": other_shop_port,  # its origin is in SAATHI_CORS_ORIGINS
         }
     finally:
         for name in ("rasa", "actions", "bridge"):

@@ -13,6 +13,14 @@ Input checks that Rasa's handlers lack (they take id, text and metadata from the
 - a socket may only write to the session it was confirmed with `session_request`;
 - text is cleaned and limited like the REST channel's (an `error` event tells the client why a
   message was refused); client metadata is dropped, so a browser cannot claim attachments.
+
+Origins (bot/channels/origins.py): Rasa creates the Socket.IO server with
+`cors_allowed_origins=[]`, which turns Engine.IO's origin check off, so any page could open a
+WebSocket, and `rasa run --cors` is the only limit on long-polling. Here Engine.IO checks every
+request of both transports against the allowed origins (400 before any session exists), writes
+the CORS headers of the socket's responses itself (the request's origin only when allowed, no
+credentials; sanic-cors stays off this route so no second header is added), and the Socket.IO
+`connect` handler refuses a foreign origin again.
 """
 from __future__ import annotations
 
@@ -23,7 +31,10 @@ from typing import Any, Awaitable, Callable, Dict, Text
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint
+from sanic_cors.core import SANIC_CORS_EVALUATED
+from socketio.exceptions import ConnectionRefusedError
 
+from bot.channels.origins import OriginPolicy, socket_policy
 from bot.channels.validation import check_sender, check_text
 from bot.config import load_settings
 from bot.stores import guard
@@ -42,14 +53,39 @@ class SaathiSocketIOInput(SocketIOInput):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.max_chars = load_settings().max_message_chars
+        settings = load_settings()
+        self.max_chars = settings.max_message_chars
+        self.origins: OriginPolicy = socket_policy(settings)
         self._sessions: Dict[str, str] = {}  # socket id -> the session id it was confirmed
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = super().blueprint(guard.guarded(on_new_message, reraise=False))
         guard.install(bp)
         self._check_input()
+        self._limit_origins()
         return bp
+
+    def _limit_origins(self) -> None:
+        """Only the allowed origins reach the socket, on both transports (see the docstring)."""
+        eio = self.sio.eio
+        eio.cors_allowed_origins = lambda origin, environ=None: self.origins.allows(origin)
+        eio.cors_credentials = False  # the widget sends no cookies
+        engineio_handler = eio.handle_request
+
+        async def handle_request(request: Any, *args: Any, **kwargs: Any) -> Any:
+            setattr(request.ctx, SANIC_CORS_EVALUATED, "1")  # Engine.IO writes these CORS headers
+            return await engineio_handler(request, *args, **kwargs)
+
+        eio.handle_request = handle_request  # read by `attach` when the blueprint is registered
+        handlers = self.sio.handlers[self.namespace or "/"]
+        rasa_connect = handlers["connect"]
+
+        async def connect(sid: Text, environ: Dict[str, Any], auth: Any = None) -> bool:
+            if not self.origins.allows(environ.get("HTTP_ORIGIN")):
+                raise ConnectionRefusedError("origin not allowed")
+            return await rasa_connect(sid, environ, auth)
+
+        self.sio.on("connect", connect, namespace=self.namespace)
 
     def _check_input(self) -> None:
         """Put the checks in front of the handlers Rasa registered on its Socket.IO server."""

@@ -195,7 +195,7 @@ def test_widget_bengali_shopper_history_quick_reply_handoff_and_phone(stack: dic
 class ShopSite:
     """Another shop's site on its own origin (loopback, another port): a page with the one tag."""
 
-    def __init__(self, html: str) -> None:
+    def __init__(self, html: str, port: int = 0) -> None:
         body = html.encode("utf-8")
 
         class Handler(BaseHTTPRequestHandler):
@@ -210,7 +210,7 @@ class ShopSite:
                 if self.path == "/":
                     self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -219,12 +219,17 @@ class ShopSite:
         self.server.server_close()
 
 
+def other_shop_page(stack: dict) -> str:
+    return ('<!doctype html><html lang="hi"><head><meta charset="utf-8"><title>Other shop</title>'
+            '<link rel="icon" href="data:,">'
+            f'<script src="{stack["bridge"]}/widget/saathi.js" data-rasa-url="{stack["rasa"]}" defer>'
+            '</script></head><body><h1>Another shop</h1></body></html>')
+
+
 def test_widget_embedded_on_another_origin(stack: dict, browser: object) -> None:
-    """A shop's own site: one script tag pointing at the bridge; Rasa's --cors does not list it."""
-    site = ShopSite('<!doctype html><html lang="hi"><head><meta charset="utf-8"><title>Other shop</title>'
-                    '<link rel="icon" href="data:,">'
-                    f'<script src="{stack["bridge"]}/widget/saathi.js" data-rasa-url="{stack["rasa"]}" defer>'
-                    '</script></head><body><h1>Another shop</h1></body></html>')
+    """A shop's own site: one script tag pointing at the bridge; its origin is in the stack's
+    SAATHI_CORS_ORIGINS (tests/stack.py), so Rasa's website socket accepts it."""
+    site = ShopSite(other_shop_page(stack), port=stack["other_shop_port"])
     context = browser.new_context(viewport={"width": 1024, "height": 768})
     page = context.new_page()
     problems = watch_page(page)
@@ -240,7 +245,7 @@ def test_widget_embedded_on_another_origin(stack: dict, browser: object) -> None
         expect(answer).to_have_text(re.compile(r"[\u0900-\u097f]{3}"), timeout=TIMEOUT_MS)  # a Hindi answer
         expect(answer).to_have_attribute("lang", "hi")
         assert "मेरा ऑर्डर कहाँ है?" in user_texts(stack, session_of(page))
-        # Over a WebSocket: Rasa's engine.io checks no Origin; long-polling would need Rasa's --cors.
+        # Over a WebSocket, which the widget tries first.
         assert any(u.startswith(stack["rasa"].replace("http", "ws")) and "transport=websocket" in u
                    for u in sockets), sockets
         r = requests.get(f"{stack['bridge']}/widget/saathi.js", headers={"Origin": site.url.rstrip("/")}, timeout=10)
@@ -249,3 +254,31 @@ def test_widget_embedded_on_another_origin(stack: dict, browser: object) -> None
         context.close()
         site.close()
     assert not problems, problems
+
+
+def test_widget_on_an_origin_not_listed_cannot_reach_the_socket(stack: dict, browser: object) -> None:
+    """A page on an origin that is not in SAATHI_CORS_ORIGINS: the browser's WebSocket handshake
+    and long-polling request to Rasa's socket are refused (bot/channels/origins.py)."""
+    site = ShopSite(other_shop_page(stack))  # another free port: not listed
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(site.url)
+        assert site.url.rstrip("/") != f"http://127.0.0.1:{stack['other_shop_port']}"
+        outcome = page.evaluate("""(rasa) => Promise.all([
+            new Promise(done => { const ws = new WebSocket(rasa.replace('http', 'ws') +
+                '/socket.io/?EIO=4&transport=websocket');
+                ws.onopen = () => { ws.close(); done('open'); }; ws.onerror = () => done('refused'); }),
+            fetch(rasa + '/socket.io/?EIO=4&transport=polling').then(r => 'read ' + r.status, () => 'refused'),
+        ])""", stack["rasa"])
+        assert outcome == ["refused", "refused"], outcome
+        # The widget itself gets no socket: the shopper's message never reaches Rasa.
+        page.get_by_role("button", name="हमसे चैट करें").click()
+        page.locator("#saathi-input").fill("नमस्ते")
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(3000)
+        assert page.locator(".saathi-from-bot .saathi-bubble").count() == 0
+        assert user_texts(stack, session_of(page)) == []
+    finally:
+        context.close()
+        site.close()
