@@ -170,10 +170,13 @@ def model_path() -> Optional[str]:
 
 @contextmanager
 def running_stack(work: Path, model: str, agent_hours: str = "00:00-23:59",
-                  endpoints: str = "endpoints.yml", env_extra: Optional[dict] = None) -> Iterator[dict]:
+                  endpoints: str = "endpoints.yml", env_extra: Optional[dict] = None,
+                  bridge: bool = True) -> Iterator[dict]:
     """Yields URLs, tokens, database URLs and process handles of a running stack.
 
     `endpoints` and `env_extra` change Rasa's endpoints file and add settings (other stores).
+    `bridge=False` starts no bridge process: the caller serves a bridge app at `SAATHI_BRIDGE_URL`
+    (set it, and `SAATHI_BRIDGE_TOKEN`, in `env_extra`); its database and agent are prepared as usual.
     """
     token, bridge_token = secrets.token_hex(16), secrets.token_hex(16)
     recorder = RecordingServer()
@@ -220,26 +223,29 @@ def running_stack(work: Path, model: str, agent_hours: str = "00:00-23:59",
                     "--password-env", "SAATHI_AGENT_PASSWORD", "--languages", "en,hi,hi-Latn,bn,bn-Latn",
                     "--role", "admin", "--capacity", "5"], **quiet)
     logs = {name: work / f"{name}.log" for name in ("bridge", "actions", "rasa")}
-    procs = {
-        "bridge": subprocess.Popen([app_python, "-m", "handoff_bridge", "serve"], cwd=ROOT, env=env,
-                                   stdout=logs["bridge"].open("w"), stderr=subprocess.STDOUT),
+    procs: dict = {}
+    if bridge:
+        procs["bridge"] = subprocess.Popen([app_python, "-m", "handoff_bridge", "serve"], cwd=ROOT, env=env,
+                                           stdout=logs["bridge"].open("w"), stderr=subprocess.STDOUT)
+    procs.update({
         "actions": subprocess.Popen([app_python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
                                     cwd=ROOT, env=env, stdout=logs["actions"].open("w"), stderr=subprocess.STDOUT),
         "rasa": subprocess.Popen([rasa_bin, "run", "--model", model, "--port", str(rasa_port), "--enable-api",
                                   f"--auth-token={token}", "--credentials", "credentials.yml",
-                                  "--endpoints", endpoints, "--cors", f"http://127.0.0.1:{bridge_port}"],
+                                  "--endpoints", endpoints, "--cors", env["SAATHI_BRIDGE_URL"]],
                                  cwd=ROOT, env=env, stdout=logs["rasa"].open("w"), stderr=subprocess.STDOUT),
-    }
+    })
     try:
-        wait_http(f"http://127.0.0.1:{bridge_port}/health", procs["bridge"], logs["bridge"], 60)
+        if bridge:
+            wait_http(f"http://127.0.0.1:{bridge_port}/health", procs["bridge"], logs["bridge"], 60)
         wait_http(f"http://127.0.0.1:{action_port}/health", procs["actions"], logs["actions"], 120)
         wait_http(f"http://127.0.0.1:{rasa_port}/status?token={token}", procs["rasa"], logs["rasa"], 300)
         yield {
             "rasa": f"http://127.0.0.1:{rasa_port}",
             "actions": f"http://127.0.0.1:{action_port}",
-            "bridge": f"http://127.0.0.1:{bridge_port}",
+            "bridge": env["SAATHI_BRIDGE_URL"],
             "token": token,
-            "bridge_token": bridge_token,
+            "bridge_token": env["SAATHI_BRIDGE_TOKEN"],
             "agent_email": AGENT_EMAIL,
             "agent_password": AGENT_PASSWORD,
             "procs": procs,
@@ -256,7 +262,8 @@ def running_stack(work: Path, model: str, agent_hours: str = "00:00-23:59",
         }
     finally:
         for name in ("rasa", "actions", "bridge"):
-            stop(procs[name])
+            if name in procs:
+                stop(procs[name])
         recorder.close()
 
 

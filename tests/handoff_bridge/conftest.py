@@ -1,30 +1,39 @@
 """Fixtures for the handoff bridge: a real database per test (SQLite file; PostgreSQL when
-SAATHI_TEST_PG_URL is set, one schema per test), a real local HTTP server standing in for Rasa's
-HTTP API, an injectable clock, and Flask test clients with logged-in agents; for the browser
-tests, the whole real stack (tests/stack.py) and Debian's Chromium driven by Playwright.
+SAATHI_TEST_PG_URL is set, one schema per test), an injectable clock, Flask test clients with
+logged-in agents, and one real Rasa server with the trained model and its real action server for
+the whole session (tests/stack.py, without a bridge process of its own).
+
+The action server and Rasa's event broker call the bridge at one URL: `BridgeHost` serves there,
+over real HTTP, the bridge app of the test that is running (each test's `app`, or the browser
+tests' production-configured app). So a shopper who asks Rasa for a person is queued in that
+test's bridge, and what the bridge sends lands in Rasa's real tracker, read back through Rasa's
+HTTP API. Every test uses its own conversation ids (`new_cid`), as the Rasa server is shared.
+Browser tests drive Debian's Chromium through Playwright.
 """
 from __future__ import annotations
 
-import json
 import os
-import re
 import secrets
+import signal
 import threading
 import time
+import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator
-from urllib.parse import parse_qs, urlparse
+from typing import Any, Callable, Iterator, Optional
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 from sqlalchemy import create_engine, insert, text
 from werkzeug.security import generate_password_hash
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from actions.config import load_settings
 from handoff_bridge import create_app
 from handoff_bridge.db import agents
-from tests.stack import model_path, running_stack
+from tests.bot.channels.conftest import new_mid, post, wa_envelope, wa_number, wa_sends
+from tests.stack import free_port, model_path, running_stack, tracker
 
 PG_URL = os.environ.get("SAATHI_TEST_PG_URL", "")
 TOKEN = "test-bridge-token-0123456789"
@@ -33,79 +42,168 @@ PASSWORD = "correct horse battery"
 FAST_HASH = "pbkdf2:sha256:1000"  # keeps the suite quick; production uses werkzeug's default
 
 
-class FakeRasa:
-    """A threading http.server answering like Rasa's HTTP API; records every call; can be 'down' (503)."""
+# A request for a person in each language form (training examples of request_human).
+ASK_FOR_PERSON = {
+    "en": "i want to talk to a real person",
+    "hi": "किसी इंसान से बात करनी है",
+    "bn": "মানুষের সাথে কথা বলতে চাই",
+    "hi-Latn": "kisi insaan se baat karao",
+    "bn-Latn": "kono manusher sathe kotha bolte chai",
+}
+
+
+def new_cid(prefix: str = "c") -> str:
+    """A conversation id of this test alone (the Rasa server is shared by the session)."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any) -> None:  # keep test output quiet
+        pass
+
+
+class BridgeHost:
+    """The bridge URL that the session's action server and Rasa's event broker call: a real HTTP
+    server on loopback serving the bridge app of the running test (`app`), 503 between tests."""
 
     def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.down = False
-        self.trackers: dict[str, dict[str, Any]] = {}
-        self.lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep test output quiet
-                pass
-
-            def _reply(self, code: int, body: Any) -> None:
-                raw = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def _handle(self, method: str) -> None:
-                url = urlparse(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
-                if fake.down:
-                    self._reply(503, {"status": "failure"})
-                    return
-                call = {"method": method, "path": url.path, "query": parse_qs(url.query), "body": body}
-                with fake.lock:
-                    fake.calls.append(call)
-                m = re.fullmatch(r"/conversations/([^/]+)/tracker(/events)?", url.path)
-                if not m:
-                    self._reply(404, {"status": "failure"})
-                    return
-                cid = m.group(1)
-                if method == "GET":
-                    self._reply(200, fake.trackers.get(cid, {"sender_id": cid, "events": []}))
-                else:
-                    self._reply(200, {"sender_id": cid, "events": body})
-
-            def do_GET(self) -> None:
-                self._handle("GET")
-
-            def do_POST(self) -> None:
-                self._handle("POST")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.app: Any = None
+        self.server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def posts(self, conversation_id: str | None = None) -> list[dict[str, Any]]:
-        """Recorded POSTs of events (optionally of one conversation)."""
-        with self.lock:
-            calls = list(self.calls)
-        return [c for c in calls if c["method"] == "POST"
-                and (conversation_id is None or c["path"] == f"/conversations/{conversation_id}/tracker/events")]
-
-    def bot_texts(self, conversation_id: str) -> list[str]:
-        return [e.get("text") for c in self.posts(conversation_id) for e in c["body"] if e.get("event") == "bot"]
-
-    def reset(self) -> None:
-        with self.lock:
-            self.calls.clear()
-        self.down = False
-        self.trackers.clear()
+    def _wsgi(self, environ: dict, start_response: Callable) -> Any:
+        app = self.app
+        if app is None:
+            start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+            return [b'{"error": "no bridge is running"}']
+        return app(environ, start_response)
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 
+
+class Rasa:
+    """The session's real Rasa server (tests/stack.py): talk to it as a shopper on the REST
+    channel and read conversations back from its HTTP API."""
+
+    def __init__(self, stack: dict) -> None:
+        self.stack = stack
+        self.url: str = stack["rasa"]
+        self.token: str = stack["token"]
+        self.recorder = stack["recorder"]  # stands in for Meta's Graph API and Twilio
+
+    def say(self, cid: str, text: str) -> list[dict]:
+        """A shopper message on the REST webhook; the bot's answers (none while paused)."""
+        r = requests.post(f"{self.url}/webhooks/rest/webhook", json={"sender": cid, "message": text}, timeout=60)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def tracker(self, cid: str) -> dict:
+        return tracker(self.stack, cid)
+
+    def events(self, cid: str, since: int = 0) -> list[dict]:
+        return self.tracker(cid)["events"][since:]
+
+    def paused(self, cid: str) -> bool:
+        return bool(self.tracker(cid)["paused"])
+
+    def bot_events(self, cid: str, since: int = 0) -> list[dict]:
+        return [e for e in self.events(cid, since) if e["event"] == "bot"]
+
+    def bot_texts(self, cid: str, since: int = 0) -> list[str]:
+        return [e.get("text") for e in self.bot_events(cid, since)]
+
+    def story(self, cid: str, since: int = 0) -> list[tuple]:
+        """The events from `since` on, in short: ("bot", text), ("user", text), ("slot", name, value),
+        ("action", name), ("resume",), ("pause",), ..."""
+        out: list[tuple] = []
+        for e in self.events(cid, since):
+            kind = e["event"]
+            if kind in ("bot", "user"):
+                out.append((kind, e.get("text")))
+            elif kind == "slot":
+                out.append((kind, e["name"], e["value"]))
+            elif kind == "action":
+                out.append((kind, e["name"]))
+            else:
+                out.append((kind,))
+        return out
+
+    def append(self, cid: str, events: list[dict]) -> None:
+        """Append events through Rasa's HTTP API (what any caller holding the token can write)."""
+        r = requests.post(f"{self.url}/conversations/{cid}/tracker/events", params={"token": self.token},
+                          json=events, timeout=30)
+        assert r.status_code == 200, r.text
+
+    def log_user_event(self, cid: str, text: str, metadata: dict) -> None:
+        self.append(cid, [{"event": "user", "text": text, "timestamp": time.time(), "input_channel": "rest",
+                           "parse_data": {"text": text, "intent": {"name": "inform", "confidence": 1.0},
+                                          "entities": []},
+                           "metadata": metadata}])
+
+    def execute(self, cid: str, action: str) -> None:
+        """Rasa runs one action of the conversation now (its HTTP API's /execute)."""
+        r = requests.post(f"{self.url}/conversations/{cid}/execute", params={"token": self.token},
+                          json={"name": action}, timeout=60)
+        assert r.status_code == 200, r.text
+
+    @staticmethod
+    def unreachable_url() -> str:
+        """A Rasa URL where nothing listens (connection refused)."""
+        return f"http://127.0.0.1:{free_port()}"
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """The real Rasa process stopped (SIGSTOP): connections open, nothing answers, calls time out."""
+        proc = self.stack["rasa_proc"]
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            proc.send_signal(signal.SIGCONT)
+
+
+class WhatsAppShopper:
+    """A shopper on Rasa's real WhatsApp connector: signed webhooks in (the helpers of
+    tests/bot/channels), Rasa's sends out to the stack's RecordingServer (Meta cannot be reached)."""
+
+    def __init__(self, rasa: Rasa) -> None:
+        self.rasa = rasa
+        self.number = wa_number()
+        self.cid = f"+{self.number}"  # Rasa's sender id: the number in E.164
+
+    def send(self, message: dict) -> None:
+        message = {"from": self.number, "id": new_mid(), "timestamp": str(int(time.time())), **message}
+        r = post(self.rasa.stack, "whatsapp", wa_envelope([message]))
+        assert r.status_code == 200, r.text
+
+    def say(self, text: str) -> None:
+        self.send({"type": "text", "text": {"body": text}})
+
+    def photo(self, data: bytes, caption: Optional[str] = None, content_type: str = "image/jpeg") -> None:
+        """A photo whose bytes the connector downloads from the (recorded) Graph API."""
+        recorder, media_id = self.rasa.recorder, "MEDIA" + secrets.token_hex(6)
+        recorder.serve(f"/v19.0/{media_id}", {"url": f"{recorder.url}/media/{media_id}", "mime_type": content_type,
+                                              "id": media_id})
+        recorder.serve(f"/media/{media_id}", data, content_type)
+        image = {"id": media_id, "mime_type": "image/jpeg", **({"caption": caption} if caption else {})}
+        self.send({"type": "image", "image": image})
+
+    def location(self, **location: Any) -> None:
+        self.send({"type": "location", "location": location})
+
+    def sends(self) -> list[dict]:
+        """What Rasa sent this shopper through the Graph API."""
+        return wa_sends(self.rasa.recorder, self.number)
+
+
+def in_order(story: list[tuple], expected: list[tuple]) -> bool:
+    """Whether `expected` occurs in `story` in this order (other events may come in between)."""
+    items = iter(story)
+    return all(any(item == want for item in items) for want in expected)
 
 class Clock:
     """A settable clock; starts on a weekday at 12:00 in Kolkata (inside agent hours)."""
@@ -136,16 +234,27 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "co
 
 
 @pytest.fixture(scope="session")
-def fake_rasa() -> Iterator[FakeRasa]:
-    server = FakeRasa()
-    yield server
-    server.close()
+def bridge_host() -> Iterator[BridgeHost]:
+    host = BridgeHost()
+    yield host
+    host.close()
+
+
+@pytest.fixture(scope="session")
+def rasa_stack(bridge_host: BridgeHost, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Rasa (trained model) and the action server, once per session; they call the bridge at
+    `bridge_host` with the tests' bridge token."""
+    model = model_path()
+    if not model:
+        pytest.fail("SAATHI_TEST_MODEL must name a trained model (make test trains one)")
+    with running_stack(tmp_path_factory.mktemp("rasa-stack"), model, bridge=False,
+                       env_extra={"SAATHI_BRIDGE_URL": bridge_host.url, "SAATHI_BRIDGE_TOKEN": TOKEN}) as running:
+        yield running
 
 
 @pytest.fixture
-def rasa(fake_rasa: FakeRasa) -> FakeRasa:
-    fake_rasa.reset()
-    return fake_rasa
+def rasa(rasa_stack: dict) -> Rasa:
+    return Rasa(rasa_stack)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -179,7 +288,7 @@ def make_settings(tmp_path: Any) -> Any:
     return load_settings({"SAATHI_RUN_DIR": str(tmp_path)})
 
 
-def app_config(db_url: str, rasa: FakeRasa, clock: Clock, tmp_path: Any) -> dict[str, Any]:
+def app_config(db_url: str, rasa: Rasa, clock: Clock, tmp_path: Any) -> dict[str, Any]:
     """The test app's configuration (a second app on the same database stands for a restart)."""
     return {
         "SETTINGS": make_settings(tmp_path),
@@ -187,7 +296,7 @@ def app_config(db_url: str, rasa: FakeRasa, clock: Clock, tmp_path: Any) -> dict
         "BRIDGE_DB": db_url,
         "BRIDGE_TOKEN": TOKEN,
         "RASA_URL": rasa.url,
-        "RASA_TOKEN": "rasa-secret",
+        "RASA_TOKEN": rasa.token,
         "HTTP_TIMEOUT": 2.0,
         "CLOCK": clock,
         "OUTBOX_INTERVAL": 0.1,
@@ -198,9 +307,16 @@ def app_config(db_url: str, rasa: FakeRasa, clock: Clock, tmp_path: Any) -> dict
 
 
 @pytest.fixture
-def app(db_url: str, rasa: FakeRasa, clock: Clock, tmp_path: Any) -> Iterator[Any]:
+def app(db_url: str, rasa: Rasa, clock: Clock, tmp_path: Any, bridge_host: BridgeHost) -> Iterator[Any]:
+    """This test's bridge on the session's real Rasa; served at the bridge URL while the test runs."""
     application = create_app(app_config(db_url, rasa, clock, tmp_path))
+    bridge_host.app = application
     yield application
+    bridge_host.app = None
+    stop_app(application)
+
+
+def stop_app(application: Any) -> None:
     bridge = application.extensions["handoff_bridge"]
     bridge.stop()
     bridge.engine.dispose()
@@ -237,6 +353,17 @@ def login(client: Any, email: str = "asha@shop.in", password: str = PASSWORD) ->
                                                "csrf_token": csrf_of(client)})
 
 
+def ask_for_person(client: Any, rasa: Rasa, cid: str, language: str = "en",
+                   say: Optional[Callable[[str], Any]] = None) -> dict[str, Any]:
+    """The shopper asks Rasa for a person in `language` (on the REST channel, or through `say`);
+    the real action server queues the conversation in this test's bridge. Returns the bridge's
+    status of the handoff."""
+    (say or (lambda text: rasa.say(cid, text)))(ASK_FOR_PERSON[language])
+    status = client.get(f"/api/handoffs/{cid}", headers=AUTH)
+    assert status.status_code == 200, (status.status_code, rasa.story(cid))
+    return status.get_json()
+
+
 def enqueue(client: Any, cid: str, language: str = "en", reason: str = "shopper_request", **extra: Any) -> Any:
     body = {"conversation_id": cid, "channel": "whatsapp", "language": language, "reason": reason,
             "context": {"first_name": "Ravi", "order_id": "SH-1001", "order_status": "shipped"}}
@@ -250,13 +377,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """The whole real stack (bridge, action server, Rasa with the trained model), per module."""
-    model = model_path()
-    if not model:
-        pytest.fail("SAATHI_TEST_MODEL must name a trained model (make test trains one)")
-    with running_stack(tmp_path_factory.mktemp("browser-stack"), model) as running:
-        yield running
+def stack(rasa_stack: dict, bridge_host: BridgeHost) -> Iterator[dict]:
+    """The whole real stack for the browser tests: the session's Rasa and action server, and a
+    bridge app configured as `python -m handoff_bridge serve` configures it (the stack's settings,
+    database and admin agent), served at the bridge URL for this module."""
+    application = create_app({"SETTINGS": load_settings(rasa_stack["env"])})
+    bridge_host.app = application
+    yield rasa_stack
+    bridge_host.app = None
+    stop_app(application)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 
 from handoff_bridge import create_app
 from handoff_bridge.cluster import _payload
-from tests.handoff_bridge.conftest import PG_URL, TOKEN, add_agent, enqueue, make_settings, wait_for
+from tests.handoff_bridge.conftest import PG_URL, TOKEN, add_agent, ask_for_person, enqueue, make_settings, wait_for
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="needs SAATHI_TEST_PG_URL (make test starts one)")
 
@@ -18,13 +18,13 @@ pytestmark = pytest.mark.skipif(not PG_URL, reason="needs SAATHI_TEST_PG_URL (ma
 def cluster_app(db_url: str, rasa: Any, clock: Any, tmp_path: Any) -> Any:
     return create_app({
         "SETTINGS": make_settings(tmp_path), "TESTING": True, "BRIDGE_DB": db_url, "BRIDGE_TOKEN": TOKEN,
-        "RASA_URL": rasa.url, "RASA_TOKEN": "rasa-secret", "HTTP_TIMEOUT": 2.0, "CLOCK": clock,
+        "RASA_URL": rasa.url, "RASA_TOKEN": rasa.token, "HTTP_TIMEOUT": 2.0, "CLOCK": clock,
         "OUTBOX_INTERVAL": 0.05, "SECRET_KEY": "test-secret", "CLUSTER": True,
     })
 
 
 @pytest.fixture
-def two_apps(db_url: str, rasa: Any, clock: Any, tmp_path: Any) -> Iterator[tuple[Any, Any]]:
+def two_apps(db_url: str, rasa: Any, clock: Any, tmp_path: Any, bridge_host: Any) -> Iterator[tuple[Any, Any]]:
     if not db_url.startswith("postgresql"):
         pytest.skip("the cluster mode is for PostgreSQL")
     first = cluster_app(db_url, rasa, clock, tmp_path)
@@ -32,7 +32,9 @@ def two_apps(db_url: str, rasa: Any, clock: Any, tmp_path: Any) -> Iterator[tupl
     apps = (first, second)
     for app in apps:
         assert app.extensions["handoff_bridge"].broker.wait_listening(10)
+    bridge_host.app = first  # the bridge process the action server reaches
     yield apps
+    bridge_host.app = None
     for app in apps:
         bridge = app.extensions["handoff_bridge"]
         bridge.stop()
@@ -58,15 +60,17 @@ def test_every_agent_message_is_delivered_once_in_order(two_apps: tuple, rasa: A
     first, second = two_apps
     bridges = [app.extensions["handoff_bridge"] for app in two_apps]
     agent = bridges[0].get_agent(add_agent(first))
-    cid = "c-" + secrets.token_hex(4)
-    hid = enqueue(first.test_client(), cid).get_json()["handoff_id"]
+    cid = "c-" + secrets.token_hex(6)
+    hid = ask_for_person(first.test_client(), rasa, cid)["handoff_id"]
+    seen = len(rasa.events(cid))
     assert bridges[1].claim(hid, agent).ok
     texts = [f"message {i}" for i in range(12)]
     for i, text in enumerate(texts):
         assert bridges[i % 2].agent_message(hid, agent, text).ok
         bridges[(i + 1) % 2].wake()
     wait_for(lambda: rasa.bot_texts(cid)[-1:] == [texts[-1]], timeout=30)
-    assert [t for t in rasa.bot_texts(cid) if t.startswith("message ")] == texts
+    assert rasa.bot_texts(cid, seen) == ["Asha has joined the chat.", *texts]
+    assert rasa.paused(cid)
 
 
 def test_long_shopper_text_fits_a_notification() -> None:

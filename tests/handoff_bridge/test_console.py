@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
+from markupsafe import escape
+from sqlalchemy import select
 
-from tests.handoff_bridge.conftest import AUTH, PASSWORD, add_agent, csrf_of, enqueue, login, wait_for
+from handoff_bridge.db import shopper_events
+from tests.handoff_bridge.conftest import (AUTH, PASSWORD, add_agent, ask_for_person, csrf_of, enqueue, in_order,
+                                           login, new_cid, wait_for)
 
 XSS = "<script>alert(1)</script>"
 
@@ -54,7 +58,7 @@ def test_login_rate_limit(app, client, clock):
 def test_post_without_csrf_is_refused(app, client):
     add_agent(app)
     login(client)
-    hid = enqueue(client, "c1").get_json()["handoff_id"]
+    hid = enqueue(client, new_cid()).get_json()["handoff_id"]
     assert client.post(f"/console/handoffs/{hid}/claim").status_code == 403
     assert client.post(f"/console/handoffs/{hid}/claim", json={},
                        headers={"X-CSRF-Token": "wrong"}).status_code == 403
@@ -89,40 +93,51 @@ def test_queue_is_routed_by_language_then_waiting_time(app, client, clock):
 
 
 def conversation_setup(app, client, rasa, text=XSS):
+    """A shopper writes `text` to Rasa, then asks for a person in Hindi: the real action server
+    queues the conversation in this test's bridge and pauses the bot. Returns (cid, handoff id)."""
     add_agent(app)
     login(client)
-    hid = enqueue(client, "conv-x", language="hi", context={"first_name": XSS, "order_id": "SH-1"}).get_json()["handoff_id"]
-    rasa.trackers["conv-x"] = {"sender_id": "conv-x", "events": [
-        {"event": "user", "text": text, "timestamp": 1736920800.0},
-        {"event": "bot", "text": "Main madad karta hoon", "timestamp": 1736920801.0},
-        {"event": "action", "name": "action_listen"}]}
-    return hid
+    cid = new_cid("conv")
+    rasa.say(cid, text)
+    status = ask_for_person(client, rasa, cid, "hi")
+    assert status["status"] == "queued", status
+    assert rasa.paused(cid)
+    return cid, status["handoff_id"]
 
 
 def test_conversation_page_reads_rasa_and_escapes_shopper_text(app, client, rasa):
-    hid = conversation_setup(app, client, rasa)
+    cid, hid = conversation_setup(app, client, rasa)
     page = client.get(f"/console/handoffs/{hid}")
     assert page.status_code == 200
     assert XSS not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
-    assert "Main madad karta hoon" in page.text
-    assert any(c["method"] == "GET" and c["path"] == "/conversations/conv-x/tracker" for c in rasa.calls)
+    bot_texts = rasa.bot_texts(cid)  # the bot's real answers, as Rasa logged them
+    assert len(bot_texts) >= 2 and all(str(escape(t)) in page.text for t in bot_texts), bot_texts
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    enqueue(client, new_cid(), context={"first_name": XSS, "order_id": "SH-1"})
     queue_page = client.get("/console/")
-    assert XSS not in queue_page.text  # context first name escaped in the queue too
+    assert "&lt;script&gt;" in queue_page.text and XSS not in queue_page.text  # context first name escaped
 
 
 def test_conversation_page_when_rasa_is_down(app, client, rasa):
-    hid = conversation_setup(app, client, rasa)
-    client.post("/api/events", headers=AUTH, json={"sender_id": "conv-x", "event": "user", "text": XSS})
-    rasa.down = True
+    cid, hid = conversation_setup(app, client, rasa)
+    assert rasa.say(cid, XSS) == []  # paused: the bot says nothing; Rasa's event broker tells the bridge
+    bridge = app.extensions["handoff_bridge"]
+
+    def buffered() -> list:
+        with bridge.engine.connect() as conn:
+            return conn.execute(select(shopper_events.c.text).where(shopper_events.c.handoff_id == hid)).scalars().all()
+
+    wait_for(lambda: XSS in buffered(), timeout=10, what="the shopper's message through Rasa's event broker")
+    bridge.rasa.base_url = rasa.unreachable_url()  # Rasa is down: nothing listens at its address
     page = client.get(f"/console/handoffs/{hid}")
     assert page.status_code == 200 and "Transcript unavailable" in page.text
     assert XSS not in page.text and "&lt;script&gt;" in page.text
 
 
 def test_claim_reply_close_flow(app, client, rasa):
-    hid = conversation_setup(app, client, rasa)
+    cid, hid = conversation_setup(app, client, rasa)
+    seen = len(rasa.events(cid))
     token = csrf_of(client)
     resp = client.post(f"/console/handoffs/{hid}/claim", data={"csrf_token": token})
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/console/handoffs/{hid}")
@@ -137,22 +152,22 @@ def test_claim_reply_close_flow(app, client, rasa):
                        headers={"X-CSRF-Token": token}).status_code == 400
     resp = client.post(f"/console/handoffs/{hid}/close", data={"note": "refunded", "csrf_token": token})
     assert resp.status_code == 302
-    assert client.get("/api/handoffs/conv-x", headers=AUTH).get_json()["status"] == "closed"
-    wait_for(lambda: len(rasa.posts("conv-x")) == 5)
-    posts = rasa.posts("conv-x")
-    assert posts[0]["body"] == [{"event": "slot", "name": "handoff_status", "value": "with_agent"}]
-    assert posts[1]["body"][0]["text"] == "Asha चैट में जुड़ गए हैं।"
-    assert posts[2]["body"][0]["text"] == "Aapka refund aa raha hai" and oid
-    assert posts[3]["body"] == [{"event": "resume"}, {"event": "slot", "name": "handoff_status", "value": "closed"},
-                                {"event": "action", "name": "action_listen"}]
-    assert posts[4]["body"][0]["text"].startswith("आपको मिली मदद को आप कैसे रेट करेंगे")
+    assert client.get(f"/api/handoffs/{cid}", headers=AUTH).get_json()["status"] == "closed"
+    # Rasa's tracker: the slot, the joined message, the agent's reply, the resume and the rating question
+    wait_for(lambda: len(rasa.bot_texts(cid, seen)) == 3, timeout=10)
+    story = rasa.story(cid, seen)
+    assert story[:6] == [("slot", "handoff_status", "with_agent"), ("bot", "Asha चैट में जुड़ गए हैं।"),
+                         ("bot", "Aapka refund aa raha hai"), ("resume",), ("slot", "handoff_status", "closed"),
+                         ("action", "action_listen")], story
+    assert story[6][0] == "bot" and story[6][1].startswith("आपको मिली मदद को आप कैसे रेट करेंगे") and oid
+    assert not rasa.paused(cid)
     # after closing, replies are refused
     again = client.post(f"/console/handoffs/{hid}/messages", json={"text": "hi"}, headers={"X-CSRF-Token": token})
     assert again.status_code == 403
 
 
 def test_other_agents_cannot_touch_a_claimed_conversation(app, client, rasa):
-    hid = conversation_setup(app, client, rasa)
+    _, hid = conversation_setup(app, client, rasa)
     client.post(f"/console/handoffs/{hid}/claim", data={"csrf_token": csrf_of(client)})
     other = app.test_client()
     add_agent(app, "b@shop.in", "Bina")
@@ -163,32 +178,42 @@ def test_other_agents_cannot_touch_a_claimed_conversation(app, client, rasa):
 
 
 def test_transfer(app, client, rasa):
-    hid = conversation_setup(app, client, rasa)
+    cid, hid = conversation_setup(app, client, rasa)
     token = csrf_of(client)
     client.post(f"/console/handoffs/{hid}/claim", data={"csrf_token": token})
     bina = add_agent(app, "b@shop.in", "Bina Das")
     resp = client.post(f"/console/handoffs/{hid}/transfer", json={"agent_id": str(bina)},
                        headers={"X-CSRF-Token": token})
     assert resp.status_code == 200
-    assert client.get("/api/handoffs/conv-x", headers=AUTH).get_json()["agent_name"] == "Bina"
-    wait_for(lambda: "Bina चैट में जुड़ गए हैं।" in rasa.bot_texts("conv-x"))
+    assert client.get(f"/api/handoffs/{cid}", headers=AUTH).get_json()["agent_name"] == "Bina"
+    wait_for(lambda: "Bina चैट में जुड़ गए हैं।" in rasa.bot_texts(cid))
+    assert rasa.paused(cid)  # still with a person
     assert client.post(f"/console/handoffs/{hid}/transfer", json={"agent_id": "x"},
                        headers={"X-CSRF-Token": token}).status_code == 400
 
 
 def test_offline_ticket_answered(app, client, rasa, clock):
+    """At night the shopper's request (through Rasa and the action server) becomes a ticket and
+    the bot is not paused; the next morning the agent's answer reaches the conversation."""
     add_agent(app)
     clock.set_local(22)
-    hid = enqueue(client, "night", language="bn", context={"first_name": XSS}).get_json()["handoff_id"]
+    cid = new_cid("night")
+    status = ask_for_person(client, rasa, cid, "bn")
+    assert status["status"] == "offline_ticket" and not rasa.paused(cid), status
+    hid = status["handoff_id"]
+    other = enqueue(client, new_cid("night"), language="bn", context={"first_name": XSS}).get_json()["handoff_id"]
+    seen = len(rasa.events(cid))
     clock.set_local(10)
     login(client)
     page = client.get("/console/tickets")
-    assert page.status_code == 200 and f"#{hid}" in page.text and XSS not in page.text
+    assert page.status_code == 200 and f"#{hid}" in page.text and f"#{other}" in page.text
+    assert XSS not in page.text and "&lt;script&gt;" in page.text
     resp = client.post(f"/console/tickets/{hid}/answer", data={"text": "আপনার রিফান্ড হয়ে গেছে", "csrf_token": csrf_of(client)})
     assert resp.status_code == 302
-    assert client.get("/api/handoffs/night", headers=AUTH).get_json()["status"] == "closed"
-    wait_for(lambda: rasa.bot_texts("night") == ["আপনার রিফান্ড হয়ে গেছে"])
-    assert rasa.posts("night")[0]["body"][0] == {"event": "resume"}
+    assert client.get(f"/api/handoffs/{cid}", headers=AUTH).get_json()["status"] == "closed"
+    wait_for(lambda: rasa.bot_texts(cid, seen) == ["আপনার রিফান্ড হয়ে গেছে"])
+    assert in_order(rasa.story(cid, seen), [("resume",), ("slot", "handoff_status", "closed"),
+                                            ("action", "action_listen"), ("bot", "আপনার রিফান্ড হয়ে গেছে")])
     again = client.post(f"/console/tickets/{hid}/answer", json={"text": "x"}, headers={"X-CSRF-Token": csrf_of(client)})
     assert again.status_code == 409
 

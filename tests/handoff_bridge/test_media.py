@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from handoff_bridge.media import attachments_of
-from tests.handoff_bridge.conftest import AUTH, add_agent, enqueue, login
+from tests.handoff_bridge.conftest import AUTH, WhatsAppShopper, add_agent, ask_for_person, enqueue, login
 
 XSS = "<script>alert(1)</script>"
 
@@ -47,7 +47,7 @@ def test_media_is_served_with_the_type_its_bytes_show(app, client):
     (folder / "wa_3f2a.jpg").write_bytes(jpeg)
     (folder / "looks-like.jpg").write_bytes(png_bytes())  # a PNG named .jpg: served as what it is
     (folder / "evil.jpg").write_bytes(b"<html><script>alert(1)</script></html>")
-    add_agent(app)
+    add_agent(app, role="admin")  # an admin may read any file (agents: what the console showed them)
     login(client)
     resp = client.get("/console/media/wa_3f2a.jpg")
     assert resp.status_code == 200 and resp.data == jpeg
@@ -101,23 +101,26 @@ def test_attachments_keep_only_well_formed_entries():
     assert attachments_of(None) == [] and attachments_of({"attachments": "x"}) == []
 
 
-def photo_event(text: str = "", **meta) -> dict:
-    return {"event": "user", "text": text, "timestamp": 1736920800.0, "metadata": meta}
+def attachments(rasa, cid: str) -> list[dict]:
+    return [a for e in rasa.events(cid) if e["event"] == "user" for a in (e.get("metadata") or {}).get("attachments", [])]
 
 
 def test_transcript_shows_photos_and_locations_escaped(app, client, rasa):
+    """A WhatsApp shopper sends photos and a location on Rasa's real connector (downloads from the
+    recorded Graph API), then asks for a person; the agent's transcript shows them, escaped."""
     add_agent(app)
     login(client)
-    hid = enqueue(client, "wa-photo", language="hi").get_json()["handoff_id"]
-    rasa.trackers["wa-photo"] = {"sender_id": "wa-photo", "events": [
-        photo_event("", attachments=[{"type": "image", "file": "wa_1.jpg", "mime": "image/jpeg", "caption": XSS},
-                                     {"type": "image", "file": "../outside.jpg"},
-                                     {"type": "image", "caption": "dent", "error": "download failed"}]),
-        photo_event("yahan bhejna", attachments=[{"type": "location", "latitude": 28.6139, "longitude": 77.209,
-                                                  "name": "<b>Ghar</b>", "address": "Connaught Place"}]),
-        {"event": "bot", "text": "ok", "timestamp": 1736920802.0}]}
+    shopper = WhatsAppShopper(rasa)
+    shopper.photo(jpeg_bytes(), caption=XSS)
+    shopper.photo(b"<html>not a photo</html>", caption="dent", content_type="text/html")  # refused: an error entry
+    shopper.location(latitude=28.6139, longitude=77.209, name="<b>Ghar</b>", address="Connaught Place")
+    # The connectors name files by their hash; a caller holding Rasa's token could still write any name.
+    rasa.log_user_event(shopper.cid, "", {"attachments": [{"type": "image", "file": "../outside.jpg"}]})
+    hid = ask_for_person(client, rasa, shopper.cid, "hi", say=shopper.say)["handoff_id"]
+    saved = [a["file"] for a in attachments(rasa, shopper.cid) if a.get("mime") == "image/jpeg"]
+    assert len(saved) == 1 and saved[0].endswith(".jpg"), attachments(rasa, shopper.cid)
     page = client.get(f"/console/handoffs/{hid}").get_data(as_text=True)
-    assert '<img\n       src="/console/media/wa_1.jpg"' in page
+    assert f'<img\n       src="/console/media/{saved[0]}"' in page
     assert "outside.jpg" not in page
     assert "The shopper sent a photo that could not be downloaded (dent)." in page
     assert XSS not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -148,24 +151,26 @@ def test_return_requests_show_the_photos_of_their_conversation(app, client, rasa
     from actions.orders.sql import SqlOrderProvider
     from actions.orders.verification import VerificationStore
 
+    shopper = WhatsAppShopper(rasa)  # photos through Rasa's real WhatsApp connector
+    shopper.photo(jpeg_bytes(), caption="broken box")
+    shopper.photo(png_bytes())
+    shopper.location(latitude=1, longitude=2)
+    files = [a["file"] for a in attachments(rasa, shopper.cid) if "file" in a]
+    assert len(files) == 2 and files[0].endswith(".jpg") and files[1].endswith(".png"), files
     engine = create_engine_for(app.config["ORDERS_DB"])
     init_db(engine)
     seed_demo(engine)
-    VerificationStore(engine).record_verified("wa-919876543210", "KM-10238", "channel")
+    VerificationStore(engine).record_verified(shopper.cid, "KM-10238", "channel")
     provider = SqlOrderProvider(engine, return_window_days=10)
     with_photos = provider.create_return("KM-10238", reason="broken", today=dt.date.today())
     assert with_photos.outcome == "created"
     engine.dispose()
-    rasa.trackers["wa-919876543210"] = {"sender_id": "wa-919876543210", "events": [
-        photo_event("box was broken", attachments=[{"type": "image", "file": "ret_1.jpg", "caption": "broken box"}]),
-        photo_event("", attachments=[{"type": "image", "file": "ret_2.png"},
-                                     {"type": "location", "latitude": 1, "longitude": 2}])]}
     add_agent(app)
     login(client)
     page = client.get("/console/requests").get_data(as_text=True)
     assert with_photos.reference in page
-    assert 'src="/console/media/ret_1.jpg"' in page and 'src="/console/media/ret_2.png"' in page
+    assert f'src="/console/media/{files[0]}"' in page and f'src="/console/media/{files[1]}"' in page
     assert 'alt="broken box"' in page
-    rasa.down = True
+    app.extensions["handoff_bridge"].rasa.base_url = rasa.unreachable_url()  # Rasa is down
     page = client.get("/console/requests").get_data(as_text=True)
-    assert "transcript unavailable (rasa_down)" in page and "ret_1.jpg" not in page
+    assert "transcript unavailable (rasa_down)" in page and files[0] not in page

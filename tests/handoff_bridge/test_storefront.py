@@ -2,10 +2,14 @@
 the marker the bridge adds to its messages on the website channel (socketio) only."""
 from __future__ import annotations
 
+import json
+import uuid
+
 import pytest
 
 from handoff_bridge.storefront import socket_sources
-from tests.handoff_bridge.conftest import AUTH, add_agent, csrf_of, enqueue, login, wait_for
+from tests.handoff_bridge.conftest import (AUTH, ASK_FOR_PERSON, WhatsAppShopper, add_agent, csrf_of, enqueue, login,
+                                           wait_for)
 
 SESSION = "0123456789abcdef0123456789abcdef"
 
@@ -59,32 +63,41 @@ def test_status_lookup_is_for_website_conversations_only(app, client):
 
 
 def test_bridge_messages_carry_a_marker_on_the_website_channel(app, client, rasa):
-    """The marker tells the state when the message is delivered, so each step waits for delivery."""
+    """The marker tells the state when the message is delivered, so each step waits for delivery.
+
+    The website conversation is queued through the service API with channel socketio (no
+    Socket.IO client in this virtualenv); the WhatsApp shopper asks for a person on Rasa's real
+    WhatsApp connector, so the agent's messages also go out through the (recorded) Graph API."""
     add_agent(app, name="Asha Rao", languages="bn")
     login(client)
     token = csrf_of(client)
-    for cid, channel in ((SESSION, "socketio"), ("919876543210", "whatsapp")):
-        enqueue(client, cid, language="bn", channel=channel)
+    session = uuid.uuid4().hex  # a widget session id
+    assert enqueue(client, session, language="bn", channel="socketio").status_code == 201
+    shopper = WhatsAppShopper(rasa)
+    shopper.say(ASK_FOR_PERSON["bn"])
+    assert client.get(f"/api/handoffs/{shopper.cid}", headers=AUTH).get_json()["status"] == "queued"
+    seen = {cid: len(rasa.events(cid)) for cid in (session, shopper.cid)}
+    text = "নমস্কার!\n\nঅর্ডার নম্বরটা বলবেন?"
+    for cid in (session, shopper.cid):
         hid = client.get(f"/api/handoffs/{cid}", headers=AUTH).get_json()["handoff_id"]
         assert client.post(f"/console/handoffs/{hid}/claim", data={"csrf_token": token}).status_code == 302
-        wait_for(lambda: len(_bot_events(rasa, cid)) == 1)
-        sent = client.post(f"/console/handoffs/{hid}/messages", json={"text": "নমস্কার!\n\nঅর্ডার নম্বরটা বলবেন?"},
-                           headers={"X-CSRF-Token": token})
+        wait_for(lambda: len(rasa.bot_events(cid, seen[cid])) == 1)
+        sent = client.post(f"/console/handoffs/{hid}/messages", json={"text": text}, headers={"X-CSRF-Token": token})
         assert sent.status_code == 200
-        wait_for(lambda: len(_bot_events(rasa, cid)) == 2)
+        wait_for(lambda: len(rasa.bot_events(cid, seen[cid])) == 2)
         assert client.post(f"/console/handoffs/{hid}/close", data={"csrf_token": token}).status_code == 302
-        wait_for(lambda: len(_bot_events(rasa, cid)) == 3)
+        wait_for(lambda: len(rasa.bot_events(cid, seen[cid])) == 3)
 
-    joined, message, rating = [_marker(e) for e in _bot_events(rasa, SESSION)]
+    # Rasa's tracker keeps each bridge message's marker (who speaks, the agent's name, the state)
+    joined, message, rating = [_marker(e) for e in rasa.bot_events(session, seen[session])]
     assert joined == {"status": "with_agent", "agent_name": "Asha", "from": "bridge", "parts": 1}
     assert message == {"status": "with_agent", "agent_name": "Asha", "from": "agent", "parts": 2}
     assert rating == {"status": "closed", "from": "bridge", "parts": 1}
     # Other channels get no custom payload: WhatsApp would show it as a message.
-    assert [e.get("data") for e in _bot_events(rasa, "919876543210")] == [{}, {}, {}]
-
-
-def _bot_events(rasa, cid):
-    return [e for post in rasa.posts(cid) for e in post["body"] if e.get("event") == "bot"]
+    assert [e["data"].get("custom") for e in rasa.bot_events(shopper.cid, seen[shopper.cid])] == [None, None, None]
+    wait_for(lambda: any("নমস্কার!" in json.dumps(m, ensure_ascii=False) for m in shopper.sends()), timeout=10,
+             what="the agent's message sent on WhatsApp (output_channel=latest)")
+    assert not any("saathi" in json.dumps(m) for m in shopper.sends())
 
 
 def _marker(event):
