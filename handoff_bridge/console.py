@@ -19,7 +19,7 @@ from handoff_bridge.auth import (bridge, check_csrf, clear_login_failures, csrf_
                                  login_blocked, login_required, record_login_failure)
 from handoff_bridge.charts import duration
 from handoff_bridge.db import agents, canned_responses, handoffs, outbox, shopper_events
-from handoff_bridge.media import attachments_of
+from handoff_bridge.media import attachments_of, grant
 from handoff_bridge.service import Result
 from handoff_bridge.sse import format_event
 
@@ -28,6 +28,8 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
 
 MAX_MESSAGE = 2000
 MAX_NOTE = 1000
+# Live events that carry what a shopper or an agent wrote: only for agents who may see the handoff.
+CONVERSATION_EVENTS = frozenset({"shopper_message", "agent_message"})
 # Compared against when the e-mail is unknown, so both paths take as long.
 _DUMMY_HASH = "scrypt:32768:8:1$dummysaltdummys$" + "0" * 128
 
@@ -54,7 +56,9 @@ def _agent_languages(agent: Any) -> list[str]:
 
 
 def _reply(result: Result, ok_message: str, redirect_to: str) -> Any:
-    """JSON for fetch() callers, a flash + redirect for plain forms."""
+    """JSON for fetch() callers, a flash + redirect for plain forms (refusals stay 403/404)."""
+    if result.http in (403, 404) and not request.is_json:
+        abort(result.http)
     if request.is_json:
         if result.ok:
             return jsonify(status="ok", **(result.data or {}))
@@ -178,7 +182,7 @@ def _load_visible(handoff_id: int) -> Any:
         row = conn.execute(select(handoffs).where(handoffs.c.id == handoff_id)).first()
     if row is None:
         abort(404)
-    if agent.role != "admin" and row.agent_id not in (None, agent.id):
+    if not bridge().may_view(row, agent):
         abort(403)
     return row
 
@@ -224,6 +228,7 @@ def conversation(handoff_id: int) -> Any:
         buffered = list(conn.execute(select(shopper_events).where(
             shopper_events.c.handoff_id == row.id).order_by(shopper_events.c.id)))
     can_act = row.status == "with_agent" and (row.agent_id == agent.id or agent.role == "admin")
+    grant(agent, [a for t in turns or [] for a in t["attachments"]], row.id)
     return render_template("conversation.html", agent=agent, h=row, turns=turns, rasa_outcome=outcome,
                            buffered=buffered, canned=canned, others=others, can_act=can_act,
                            sent=_agent_messages(row.id))
@@ -301,11 +306,13 @@ def metrics() -> Any:
 @login_required
 def stream() -> Response:
     """Server-Sent Events: new handoffs, claims, shopper messages, deliveries. Ends after a while;
-    the browser's EventSource reconnects (each open stream holds one server thread)."""
+    the browser's EventSource reconnects (each open stream holds one server thread). Messages
+    reach only agents who may see their handoff; queue events (ids, language, reason) reach all."""
     from flask import current_app
 
     b = bridge()
-    agent_id = current_agent().id
+    agent = current_agent()
+    agent_id = agent.id
     max_seconds = float(current_app.config["STREAM_MAX_SECONDS"])
     keepalive = float(current_app.config["STREAM_KEEPALIVE"])
     sub = b.broker.subscribe()
@@ -321,6 +328,10 @@ def stream() -> Response:
                     b.touch_agent(agent_id)
                     yield ": keepalive\n\n"
                     continue
+                if kind in CONVERSATION_EVENTS:
+                    if not b.visible_to(data.get("handoff_id"), agent):
+                        continue  # another agent's conversation
+                    grant(agent, data.get("attachments") or [], data.get("handoff_id"), b)
                 yield format_event(kind, data)
         finally:
             b.broker.unsubscribe(sub)

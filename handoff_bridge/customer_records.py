@@ -20,7 +20,8 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from sqlalchemy import delete, select
 
 from handoff_bridge.auth import bridge, require_bearer
-from handoff_bridge.db import conversation_languages, conversations_seen, handoffs, outbox, shopper_events
+from handoff_bridge.db import (conversation_languages, conversations_seen, handoffs, media_grants, outbox,
+                               shopper_events)
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +165,7 @@ def erase() -> Any:
             if hids:
                 counts["shopper_events"] = conn.execute(
                     delete(shopper_events).where(shopper_events.c.handoff_id.in_(hids))).rowcount
+                conn.execute(delete(media_grants).where(media_grants.c.handoff_id.in_(hids)))
             counts["outbox"] = conn.execute(delete(outbox).where(
                 outbox.c.conversation_id.in_(ids) | outbox.c.handoff_id.in_(hids or [-1]))).rowcount
             counts["handoffs"] = conn.execute(delete(handoffs).where(handoffs.c.id.in_(hids or [-1]))).rowcount

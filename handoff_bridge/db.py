@@ -148,6 +148,21 @@ conversation_languages = Table(
     Column("first_seen", Float, nullable=False, index=True),
 )
 
+# Which shopper photos an agent was shown, and where: a conversation page or live event of a
+# handoff (`handoff_id`; the photo stays readable while that handoff is), or the requests page
+# (`handoff_id` null). `/console/media/<file>` serves a non-admin only what such a row allows.
+media_grants = Table(
+    "media_grants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("agent_id", Integer, nullable=False),
+    Column("file", String(200), nullable=False),
+    Column("handoff_id", Integer, nullable=True),
+    Column("at", Float, nullable=False),
+)
+Index("ix_media_grants_agent_file", media_grants.c.agent_id, media_grants.c.file)
+Index("ix_media_grants_handoff", media_grants.c.handoff_id)
+
 SEED_CANNED: dict[str, list[tuple[str, str]]] = {
     "en": [
         ("Greeting", "Hi, I'm here to help. Let me look at your order."),

@@ -7,7 +7,10 @@ message with `metadata={"attachments": [...]}` in Rasa's tracker:
 `attachments_of()` keeps only well-formed entries (anything else in the metadata is ignored);
 `/console/media/<name>` serves a saved file to logged-in staff: safe names only, the type read
 from the file's first bytes (never trusted from the metadata), images inline, anything else as a
-download.
+download. An admin gets any file; another agent only a file the console showed them (`grant`:
+a transcript or live event of a handoff they could see, or the requests page) and, for a
+handoff's photo, only while they may still see that handoff: a photo of a conversation another
+agent has claimed is 403.
 """
 from __future__ import annotations
 
@@ -17,8 +20,10 @@ from typing import Any, Optional
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, send_file
+from sqlalchemy import and_, insert, or_, select
 
-from handoff_bridge.auth import login_required
+from handoff_bridge.auth import bridge, current_agent, login_required
+from handoff_bridge.db import handoffs, media_grants
 
 bp = Blueprint("media", __name__, url_prefix="/console")
 
@@ -100,6 +105,37 @@ def images_in(tracker: Optional[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
+def grant(agent: Any, attachments: list[dict[str, Any]], handoff_id: Optional[int], b: Any = None) -> None:
+    """Record that `agent` was shown these photos (of handoff `handoff_id`, or on the requests page).
+    `b`: the Bridge, for callers outside a request (the live stream)."""
+    files = {a["file"] for a in attachments if a.get("type") == "image" and a.get("file")}
+    if agent is None or agent.role == "admin" or not files:
+        return
+    b = b or bridge()
+    with b.engine.begin() as conn:
+        held = set(conn.execute(select(media_grants.c.file).where(
+            media_grants.c.agent_id == agent.id, media_grants.c.file.in_(files),
+            media_grants.c.handoff_id.is_(None) if handoff_id is None
+            else media_grants.c.handoff_id == handoff_id)).scalars())
+        new = [{"agent_id": agent.id, "file": f, "handoff_id": handoff_id, "at": b.now()} for f in files - held]
+        if new:
+            conn.execute(insert(media_grants), new)
+
+
+def may_read(agent: Any, name: str) -> bool:
+    """Admins read every file; an agent what was shown to them, while its handoff is theirs to see."""
+    if agent.role == "admin":
+        return True
+    visible_handoff = and_(handoffs.c.id.is_not(None),
+                           or_(handoffs.c.agent_id.is_(None), handoffs.c.agent_id == agent.id))
+    query = (select(media_grants.c.id)
+             .select_from(media_grants.outerjoin(handoffs, handoffs.c.id == media_grants.c.handoff_id))
+             .where(media_grants.c.agent_id == agent.id, media_grants.c.file == name,
+                    or_(media_grants.c.handoff_id.is_(None), visible_handoff)).limit(1))
+    with bridge().engine.connect() as conn:
+        return conn.execute(query).first() is not None
+
+
 @bp.get("/media/<name>")
 @login_required
 def media(name: str) -> Any:
@@ -110,6 +146,8 @@ def media(name: str) -> Any:
     path = (folder / name).resolve()
     if path.parent != folder or not path.is_file():
         abort(404)
+    if not may_read(current_agent(), name):
+        abort(403)
     with path.open("rb") as fh:
         mime = image_type(fh.read(16))
     if mime is None:

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, render_template
 from sqlalchemy import Engine, select
 
 from handoff_bridge.auth import bridge, current_agent, login_required
-from handoff_bridge.media import images_in
+from handoff_bridge.media import grant, images_in
 
 bp = Blueprint("requests", __name__, url_prefix="/console")
 LIMIT = 100
@@ -90,4 +90,5 @@ def requests_page() -> Any:
     engine = _engine()
     data = bot_requests(engine)
     attach_photos(engine, data["returns"])
+    grant(current_agent(), [p for r in data["returns"] for p in r.get("photos") or []], None)
     return render_template("requests.html", agent=current_agent(), data=data)

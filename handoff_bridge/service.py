@@ -309,6 +309,21 @@ class Bridge:
     def _may_act(self, row: Any, agent: Any) -> bool:
         return row.status == "with_agent" and (row.agent_id == agent.id or agent.role == "admin")
 
+    @staticmethod
+    def may_view(row: Any, agent: Any) -> bool:
+        """Who may read a handoff's transcript and live messages: an admin, its agent, or any agent
+        while nobody has it (queued, left before a claim, an offline ticket)."""
+        return agent.role == "admin" or row.agent_id is None or row.agent_id == agent.id
+
+    def visible_to(self, handoff_id: Any, agent: Any) -> bool:
+        if agent.role == "admin":
+            return True
+        if not isinstance(handoff_id, int):
+            return False
+        with self.engine.connect() as conn:
+            row = self._load(conn, handoff_id)
+        return row is not None and self.may_view(row, agent)
+
     def agent_message(self, handoff_id: int, agent: Any, text: str) -> Result:
         with self.engine.begin() as conn:
             row = self._load(conn, handoff_id)
