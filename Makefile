@@ -8,6 +8,7 @@ help:
 	@echo "make run-scaled  the same on PostgreSQL, Redis, 2 Rasa + 2 action servers behind nginx"
 	@echo "make test-scaled the scaled profile's test (replicas, shared tracker, pushes via nginx)"
 	@echo "make loadtest    simulated shoppers (socket + REST, 5 language forms) on the scaled profile"
+	@echo "make chaos       kill/restart each part of the scaled profile under load; what shoppers saw"
 	@echo "make eval    intent accuracy on the held-out sets; writes the README table"
 	@echo "make bench   latency/throughput/memory/training vs a bare 'rasa init' bot"
 	@echo "make kb      rebuild the demo help-centre index (kb_index/demo -> SAATHI_KB_INDEX)"
@@ -31,6 +32,9 @@ test-scaled:
 loadtest:
 	@scripts/loadtest.sh
 
+chaos:
+	@scripts/chaos.sh
+
 test:
 	@scripts/test.sh
 
@@ -46,4 +50,4 @@ bench:
 fuzz:
 	@scripts/fuzz.sh
 
-.PHONY: help setup train run test eval bench kb run-scaled test-scaled loadtest
+.PHONY: help setup train run test eval bench kb run-scaled test-scaled loadtest chaos

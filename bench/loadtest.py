@@ -25,7 +25,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import requests
 import socketio
@@ -113,31 +113,37 @@ class Load:
             plan.append(("handoff", script["handoff"]))
         return plan
 
-    def run_rest(self, shopper: Shopper) -> None:
-        shopper.sender = f"load-rest-{shopper.index}-{secrets.token_hex(3)}"
-        http = requests.Session()
+    def next_messages(self, shopper: Shopper) -> Iterator[tuple[str, str]]:
+        """(turn type, text) of the shopper's next messages, each after the think time, until
+        the run is over or the shopper has sent `--max-messages`."""
         count = 0
-        while count < self.args.max_messages:
+        while True:
             for kind, messages in self.scenarios(shopper):
                 for text in messages:
                     if count >= self.args.max_messages or not self.pause():
                         return
                     count += 1
-                    started = time.monotonic()
-                    try:
-                        r = http.post(f"{self.args.rasa}/webhooks/rest/webhook",
-                                      json={"sender": shopper.sender, "message": text}, timeout=60)
-                    except requests.RequestException:
-                        self.error(f"rest {kind}: no answer")
-                        continue
-                    if r.status_code != 200:
-                        self.error(f"rest {kind}: HTTP {r.status_code}")
-                        continue
-                    self.record(f"{kind} (rest)", time.monotonic() - started)
-                    shopper.sent.append(text)
-                    shopper.received += [m["text"] for m in r.json() if m.get("text")]
-                    if not r.json():
-                        self.error(f"rest {kind}: empty answer")
+                    yield kind, text
+
+    def run_rest(self, shopper: Shopper) -> None:
+        shopper.sender = f"load-rest-{shopper.index}-{secrets.token_hex(3)}"
+        http = requests.Session()
+        for kind, text in self.next_messages(shopper):
+            started = time.monotonic()
+            try:
+                r = http.post(f"{self.args.rasa}/webhooks/rest/webhook",
+                              json={"sender": shopper.sender, "message": text}, timeout=60)
+            except requests.RequestException:
+                self.error(f"rest {kind}: no answer")
+                continue
+            if r.status_code != 200:
+                self.error(f"rest {kind}: HTTP {r.status_code}")
+                continue
+            self.record(f"{kind} (rest)", time.monotonic() - started)
+            shopper.sent.append(text)
+            shopper.received += [m["text"] for m in r.json() if m.get("text")]
+            if not r.json():
+                self.error(f"rest {kind}: empty answer")
 
     def run_socket(self, shopper: Shopper) -> None:
         shopper.sender = f"load-web-{shopper.index}-{secrets.token_hex(3)}"
@@ -167,25 +173,19 @@ class Load:
                 shopper.agent_messages += 1
             return text
 
-        count = 0
         try:
-            while count < self.args.max_messages:
-                for kind, messages in self.scenarios(shopper):
-                    for text in messages:
-                        if count >= self.args.max_messages or not self.pause():
-                            return
-                        while take(0.05) is not None:  # late parts of earlier answers
-                            pass
-                        count += 1
-                        started = time.monotonic()
-                        sio.emit("user_uttered", {"message": text, "session_id": shopper.sender})
-                        shopper.sent.append(text)
-                        if take(60) is None:
-                            self.error(f"socket {kind}: no answer in 60 s")
-                            continue
-                        self.record(f"{kind} (socket)", time.monotonic() - started)
-                        if kind == "handoff":
-                            self.await_agent(shopper, take, started)
+            for kind, text in self.next_messages(shopper):
+                while take(0.05) is not None:  # late parts of earlier answers
+                    pass
+                started = time.monotonic()
+                sio.emit("user_uttered", {"message": text, "session_id": shopper.sender})
+                shopper.sent.append(text)
+                if take(60) is None:
+                    self.error(f"socket {kind}: no answer in 60 s")
+                    continue
+                self.record(f"{kind} (socket)", time.monotonic() - started)
+                if kind == "handoff":
+                    self.await_agent(shopper, take, started)
         finally:
             time.sleep(2)
             while take(0.2) is not None:
@@ -193,15 +193,16 @@ class Load:
             shopper.closed_at = time.time()
             sio.disconnect()
 
-    def await_agent(self, shopper: Shopper, take: Any, started: float) -> None:
-        """The simulated agent's message, then whatever the bot says when the agent closes."""
+    def await_agent(self, shopper: Shopper, take: Any, started: float) -> bool:
+        """The simulated agent's message (False if none came in 60 s)."""
         deadline = started + 60
         while time.monotonic() < deadline:
             text = take(max(0.1, deadline - time.monotonic()))
             if text and text.startswith(AGENT_PREFIX):
                 self.record("agent message (socket)", time.monotonic() - started)
-                return
+                return True
         self.error("handoff: no agent message in 60 s")
+        return False
 
     # -- agents --------------------------------------------------------------------------------
 
@@ -231,17 +232,21 @@ class Load:
 
     # -- consistency ---------------------------------------------------------------------------
 
+    def tracker_events(self, sender: str) -> Optional[list[dict]]:
+        """The stored events of a conversation (Rasa's HTTP API), None if it cannot be read."""
+        r = requests.get(f"{self.args.rasa}/conversations/{sender}/tracker",
+                         params={"token": self.args.token}, timeout=60)
+        return r.json()["events"] if r.status_code == 200 else None
+
     def check(self, shoppers: list[Shopper]) -> dict[str, int]:
         totals = Counter()
         for s in shoppers:
             if not s.sender:
                 continue
-            r = requests.get(f"{self.args.rasa}/conversations/{s.sender}/tracker",
-                             params={"token": self.args.token}, timeout=60)
-            if r.status_code != 200:
+            events = self.tracker_events(s.sender)
+            if events is None:
                 totals["trackers unreadable"] += 1
                 continue
-            events = r.json()["events"]
             users = [e.get("text") for e in events if e["event"] == "user"]
             # A socket cannot receive what was logged after it closed (e.g. the rating question
             # that follows an agent's close); those are not counted as undelivered.
@@ -264,35 +269,45 @@ class Load:
         return dict(totals)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def stack_arguments(parser: argparse.ArgumentParser, shoppers: int, max_messages: int) -> None:
+    """The options of a run against a stack (shared with bench/chaos.py)."""
     parser.add_argument("--rasa", required=True, help="Rasa (nginx) URL")
     parser.add_argument("--bridge", required=True, help="bridge (nginx) URL")
     parser.add_argument("--token", required=True, help="Rasa HTTP API token")
     parser.add_argument("--agent-email", default="admin@saathi.local")
     parser.add_argument("--agent-password", required=True)
-    parser.add_argument("--shoppers", type=int, default=50)
-    parser.add_argument("--duration", type=float, default=120.0, help="seconds of new messages")
-    parser.add_argument("--max-messages", type=int, default=40, help="per shopper")
+    parser.add_argument("--shoppers", type=int, default=shoppers)
+    parser.add_argument("--max-messages", type=int, default=max_messages, help="per shopper")
     parser.add_argument("--agents", type=int, default=1)
     parser.add_argument("--out", help="write the figures as JSON here")
+
+
+def start_shoppers(load: Load, count: int, done: threading.Event) -> tuple[list[Shopper], list[threading.Thread]]:
+    """`count` shoppers (socket and REST alternately, the five forms in turn) and the simulated
+    agents, each on a thread; the shoppers ramp up over at most 2 s."""
+    shoppers = [Shopper(i, "socketio" if i % 2 == 0 else "rest", FORMS[i % len(FORMS)]) for i in range(count)]
+    for _ in range(load.args.agents):
+        threading.Thread(target=load.run_agent, args=(done,), daemon=True).start()
+    threads = [threading.Thread(target=load.run_socket if s.channel == "socketio" else load.run_rest,
+                                args=(s,), daemon=True) for s in shoppers]
+    for t in threads:
+        t.start()
+        time.sleep(min(0.1, 2.0 / len(threads)))
+    return shoppers, threads
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    stack_arguments(parser, shoppers=50, max_messages=40)
+    parser.add_argument("--duration", type=float, default=120.0, help="seconds of new messages")
     args = parser.parse_args(argv)
     args.shoppers = max(1, min(args.shoppers, 500))
     args.duration = max(5.0, min(args.duration, 3600.0))
 
     load = Load(args)
-    shoppers = [Shopper(i, "socketio" if i % 2 == 0 else "rest", FORMS[i % len(FORMS)])
-                for i in range(args.shoppers)]
     done = threading.Event()
-    agents = [threading.Thread(target=load.run_agent, args=(done,), daemon=True) for _ in range(args.agents)]
-    for t in agents:
-        t.start()
     started = time.monotonic()
-    threads = [threading.Thread(target=load.run_socket if s.channel == "socketio" else load.run_rest,
-                                args=(s,), daemon=True) for s in shoppers]
-    for i, t in enumerate(threads):
-        t.start()
-        time.sleep(min(0.1, 2.0 / len(threads)))  # ramp up over at most 2 s
+    shoppers, threads = start_shoppers(load, args.shoppers, done)
     for t in threads:
         t.join(max(1.0, started + args.duration + 180 - time.monotonic()))
     elapsed = time.monotonic() - started

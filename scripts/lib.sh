@@ -52,3 +52,77 @@ load_dotenv() {
   fi
   return 0
 }
+
+# supervise NAME PIDFILE LOG CMD...: run CMD (output appended to LOG) and start it again whenever
+# it exits, kill -9 included, after a short back-off (1 s, doubling while it keeps dying within
+# 30 s of its start, at most 16 s). CMD's current pid is in PIDFILE; each exit adds a line to
+# PIDFILE.exits. Run it in the background; TERM or INT stops CMD (TERM, then waits) and the supervisor.
+supervise() {
+  local name="$1" pidfile="$2" log="$3" backoff=1 delay started rc
+  shift 3
+  _supervised=""
+  trap 'if [ -n "$_supervised" ]; then kill -TERM "$_supervised" 2>/dev/null || true; wait "$_supervised" 2>/dev/null || true; fi
+        rm -f "$pidfile"; exit 0' TERM INT   # (Ctrl-C reaches the supervisor too)
+  while true; do
+    started=$SECONDS
+    "$@" >>"$log" 2>&1 &
+    _supervised=$!
+    echo "$_supervised" >"$pidfile"
+    rc=0; { wait "$_supervised"; } 2>/dev/null || rc=$?   # (no "Killed" notice: the exit is logged below)
+    echo "$(date -u +%FT%TZ) exit $rc" >>"$pidfile.exits"
+    if ((SECONDS - started < 30)); then
+      delay=$backoff; backoff=$((backoff * 2 > 16 ? 16 : backoff * 2))
+    else
+      delay=1; backoff=2
+    fi
+    say "$name (pid $_supervised) exited with code $rc; starting it again in $delay s"
+    _supervised=""
+    sleep "$delay" & wait $! || true   # (a TERM ends the back-off at once)
+  done
+}
+
+# Find a free block of 42 loopback ports for a private scaled profile; prints its first port.
+free_port_block() {
+  local base n p busy=1
+  for ((base = 20000 + RANDOM % 200 * 100, n = 0; n < 20; n++, base += 100)); do
+    busy=0
+    for ((p = base; p <= base + 41; p++)); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && { busy=1; break; }; done
+    [ "$busy" = 0 ] && { echo "$base"; return 0; }
+  done
+  return 1
+}
+
+# start_private_scaled NAME: start scripts/run_scaled.sh for a benchmark run with its own run
+# dir, tokens and free ports (loopback only) and wait until it is ready. Sets WORK (its folder),
+# SCALED_BASE (nginx's port; see run_scaled.sh for the others) and SCALED_PID; on EXIT the
+# profile is stopped (TERM: a background job of a script ignores INT) and its PostgreSQL data
+# deleted.
+start_private_scaled() {
+  WORK="$(mktemp -d "/tmp/saathi-$1-XXXXXX")"
+  SCALED_BASE="$(free_port_block)" || die "no free block of ports for the scaled profile"
+  export SAATHI_SCALED_PORT=$SCALED_BASE SAATHI_RUN_DIR="$WORK/run" SAATHI_ENV_FILE="$WORK/none.env"
+  export SAATHI_SCALED_PG_DIR="$WORK/pg" SAATHI_AGENT_HOURS="00:00-23:59"
+  export SAATHI_RASA_TOKEN="$(openssl rand -hex 16 2>/dev/null || echo "load$RANDOM$RANDOM$RANDOM")"
+  export SAATHI_BRIDGE_TOKEN="b$SAATHI_RASA_TOKEN" SAATHI_BRIDGE_SECRET_KEY="s$SAATHI_RASA_TOKEN"
+  export SAATHI_DEMO_AGENT_PASSWORD="p$SAATHI_RASA_TOKEN"
+  [ "$(id -u)" = 0 ] && { chmod 755 "$WORK"; mkdir -p "$WORK/pg"; chown postgres: "$WORK/pg"; }
+  "$ROOT/scripts/run_scaled.sh" > "$WORK/run_scaled.out" 2> "$WORK/run_scaled.log" &
+  SCALED_PID=$!
+  trap stop_private_scaled EXIT
+  say "starting the scaled profile on ports $SCALED_BASE.. (log $WORK/run_scaled.log); this takes a few minutes"
+  local i
+  for ((i = 0; i < 900; i++)); do
+    grep -q SAATHI_SCALED_READY "$WORK/run_scaled.out" 2>/dev/null && return 0
+    kill -0 "$SCALED_PID" 2>/dev/null || { tail -20 "$WORK/run_scaled.log" >&2; die "the scaled profile did not start"; }
+    sleep 1
+  done
+  die "the scaled profile was not ready in 15 minutes"
+}
+stop_private_scaled() {
+  local i
+  kill -TERM "$SCALED_PID" 2>/dev/null || true
+  for ((i = 0; i < 120; i++)); do kill -0 "$SCALED_PID" 2>/dev/null || break; sleep 1; done
+  kill -9 "$SCALED_PID" 2>/dev/null || true
+  rm -rf "$WORK/pg"
+  say "logs of this run: $WORK"
+}
