@@ -154,7 +154,7 @@ class Load:
         sio.on("session_confirm", lambda *_: confirmed.set())
         try:
             sio.connect(f"{self.args.rasa}?sid_hint={shopper.sender}", socketio_path="/socket.io",
-                        transports=["polling"], wait_timeout=30)  # no websocket-client in .venv-rasa
+                        transports=["websocket"], wait_timeout=30)  # as the widget: WebSocket first
             sio.emit("session_request", {"session_id": shopper.sender})
             if not confirmed.wait(30):
                 self.error("socket: no session_confirm")

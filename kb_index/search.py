@@ -102,7 +102,7 @@ class HelpCentre(HelpCentreStore):
                 text = gloss
             else:
                 text = f"{query} ({gloss})" if gloss else query
-            vector = self.encoder.encode([text])[0] if text else None
+            vector = self.encoder.encode_query(text) if text else None
         return Query(query, vector, tokens(query) + concept_tokens(concepts), normalize(query), script)
 
     def scores(self, q: Query) -> tuple[np.ndarray, np.ndarray]:

@@ -2,8 +2,9 @@
 
 Configured in endpoints.yml (`event_broker: type: bot.brokers.bridge.BridgeEventBroker`); the
 bridge URL and its bearer token come from bot.config. Rasa calls `publish` on its event loop,
-so this only puts the event on a bounded queue; a daemon thread POSTs it to
-`{bridge}/api/events`, retrying a few times while the bridge is down. The tracker store stays
+so this only puts the event on a bounded queue; a daemon thread POSTs what is waiting (a turn's
+user and bot messages, up to BATCH events) as one list to `{bridge}/api/events`, retrying a few
+times while the bridge is down. The tracker store stays
 the record of the conversation: a message the bridge misses is still in the transcript that
 the agent console reads from Rasa.
 """
@@ -14,7 +15,7 @@ import queue
 import threading
 import time
 from asyncio import AbstractEventLoop
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 
 import requests
 from rasa.core.brokers.broker import EventBroker
@@ -25,6 +26,7 @@ from bot.config import load_settings
 logger = logging.getLogger(__name__)
 
 FORWARDED = ("user", "bot")
+BATCH = 100  # the bridge accepts lists of up to 100 events
 FIELDS = ("sender_id", "event", "text", "timestamp", "input_channel", "message_id", "metadata", "data")
 
 
@@ -66,21 +68,31 @@ class BridgeEventBroker(EventBroker):
             event = self.queue.get()
             if event is None:
                 return
-            self._send(event)
+            batch = [event]
+            while len(batch) < BATCH:
+                try:
+                    more = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:  # closing: send what was taken, then stop
+                    self._send(batch)
+                    return
+                batch.append(more)
+            self._send(batch)
 
-    def _send(self, event: Dict[Text, Any]) -> bool:
+    def _send(self, events: List[Dict[Text, Any]]) -> bool:
         headers = {"Authorization": f"Bearer {self.token}"}
         for attempt in range(self.retries):
             try:
-                r = self.session.post(self.url, json=event, headers=headers, timeout=self.timeout)
+                r = self.session.post(self.url, json=events, headers=headers, timeout=self.timeout)
                 if r.status_code < 500:
                     if r.status_code >= 400:
-                        logger.warning("bridge refused an event: HTTP %s", r.status_code)
+                        logger.warning("bridge refused %d event(s): HTTP %s", len(events), r.status_code)
                     return r.status_code < 400
             except requests.RequestException as exc:
                 logger.debug("bridge unreachable (%s), attempt %d", type(exc).__name__, attempt + 1)
             time.sleep(min(0.2 * 2**attempt, 3.0))
-        logger.warning("bridge unreachable: an event was not forwarded (it stays in the tracker)")
+        logger.warning("bridge unreachable: %d event(s) not forwarded (they stay in the tracker)", len(events))
         return False
 
     def is_ready(self) -> bool:

@@ -118,7 +118,15 @@ def _engine(url: str) -> Engine:
             parsed = make_url(url)
             if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = sa.create_engine(url, future=True)
+            if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+                # A file, as the tracker store: write-ahead log and kept connections (two commits a message).
+                from bot.stores.strict_sql import _sqlite_wal
+
+                engine = sa.create_engine(url, future=True, poolclass=sa.pool.QueuePool,
+                                          connect_args={"check_same_thread": False})
+                sa.event.listen(engine, "connect", _sqlite_wal)
+            else:
+                engine = sa.create_engine(url, future=True)
             _metadata.create_all(engine)
             _engines[url] = engine
         return _engines[url]

@@ -9,6 +9,12 @@ channels answer the shopper "please wait a moment and send again".
 Events go to the event broker only after they are stored (Rasa's SQL store publishes first, so a
 retried or failed save would publish messages that were never stored, or publish them twice).
 
+Reading a conversation back (every turn) parses every event of the session and replays them into
+a new tracker. The store keeps the trackers it last saved or read (`cache_size`, default 1000)
+and hands one back when the conversation's rows in the database are still exactly those it
+holds (their count, highest id and sum of timestamps: one indexed query), so a write by another
+replica, an erase, a changed timestamp or a failed turn always means a fresh read.
+
 endpoints.yml:
     tracker_store:
       type: bot.stores.strict_sql.StrictSQLTrackerStore
@@ -18,22 +24,27 @@ endpoints.yml:
       db: saathi
       retries: 4                   # attempts per operation (default 4)
       retry_backoff: 0.25          # seconds before the 2nd attempt, doubled each time (default 0.25)
+      cache_size: 1000             # conversations kept in memory (0: read every turn)
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional, Text, TypeVar
+from collections import OrderedDict
+from typing import Any, Awaitable, Callable, List, Optional, Text, Tuple, TypeVar
 
 import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+Version = Tuple[int, int, float]
 
 
 def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
@@ -62,11 +73,14 @@ class StrictSQLTrackerStore(SQLTrackerStore):
         retries: int = 4,
         retry_backoff: float = 0.25,
         connect_timeout: int = 3,
+        cache_size: int = 1000,
         **kwargs: Any,
     ) -> None:
         super().__init__(domain=domain, host=host, event_broker=event_broker, **kwargs)
         self.retries = max(1, int(retries))
-        self._unpublished: Dict[Text, List[Event]] = {}  # sender -> events of the save in progress
+        self.cache_size = max(0, int(cache_size))
+        # sender -> (stored version when cached, tracker, its number of events then)
+        self._cache: "OrderedDict[Text, Tuple[Version, DialogueStateTracker, int]]" = OrderedDict()
         self.retry_backoff = max(0.0, float(retry_backoff))
         url = self.engine.url
         engine_kwargs = dict(create_engine_kwargs(url))
@@ -106,7 +120,42 @@ class StrictSQLTrackerStore(SQLTrackerStore):
         raise AssertionError("unreachable")
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
-        return await self._retrying("read", sender_id, lambda: super(StrictSQLTrackerStore, self).retrieve(sender_id))
+        return await self._retrying("read", sender_id, lambda: self._retrieve_cached(sender_id))
+
+    def _stored_version(self, sender_id: Text) -> Version:
+        """(number of rows, highest row id, sum of timestamps) of the conversation: changes with
+        every write, erase or change of a timestamp (what session expiry reads)."""
+        table = self.SQLEvent.__table__
+        query = sa.select(sa.func.count(table.c.id), sa.func.max(table.c.id), sa.func.sum(table.c.timestamp)) \
+            .where(table.c.sender_id == sender_id)
+        with self.engine.connect() as conn:
+            count, highest, stamps = conn.execute(query).one()
+        return int(count or 0), int(highest or 0), float(stamps or 0.0)
+
+    async def _retrieve_cached(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        if not self.cache_size:
+            return await super().retrieve(sender_id)
+        version = self._stored_version(sender_id)
+        hit = self._cache.get(sender_id)
+        # The same rows, and the tracker unchanged since (a turn that failed after changing it
+        # leaves more events than were stored): it is what a fresh read would build.
+        if hit is not None and hit[0] == version and len(hit[1].events) == hit[2]:
+            self._cache.move_to_end(sender_id)
+            return hit[1]
+        tracker = await super().retrieve(sender_id)
+        self._remember(sender_id, version, tracker)
+        return tracker
+
+    def _remember(self, sender_id: Text, version: Version, tracker: Optional[DialogueStateTracker]) -> None:
+        self._cache.pop(sender_id, None)
+        if tracker is None or not self.cache_size:
+            return
+        # A fresh read holds the latest session only: cache only a tracker without earlier ones.
+        if any(isinstance(e, SessionStarted) for i, e in enumerate(tracker.events) if i > 0):
+            return
+        self._cache[sender_id] = (version, tracker, len(tracker.events))
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
 
     async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
         return await self._retrying(
@@ -120,20 +169,37 @@ class StrictSQLTrackerStore(SQLTrackerStore):
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         """Does nothing: `save` publishes the new events once they are stored."""
 
-    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
-        """The events `save` writes; kept so exactly those are published once committed."""
-        events = list(super()._additional_events(session, tracker))
-        self._unpublished[tracker.sender_id] = events
-        return iter(events)
-
     async def save(self, tracker: DialogueStateTracker) -> None:
-        # Rasa's own store reads the whole stored conversation back on every save to find what
-        # to publish; the events the save itself adds are that difference (Rasa runs one turn
-        # of a conversation at a time).
-        try:
-            await self._retrying("save", tracker.sender_id, lambda: super(StrictSQLTrackerStore, self).save(tracker))
-            new_events = self._unpublished.get(tracker.sender_id, [])
-        finally:
-            self._unpublished.pop(tracker.sender_id, None)
+        """Stores the events the database does not hold yet, then publishes exactly those."""
+        sender_id = tracker.sender_id
+        hit = self._cache.pop(sender_id, None)
+        # A kept tracker knows how many of its events are stored; otherwise count them as Rasa
+        # does (the events of the latest session; Rasa runs one turn of a conversation at a time).
+        stored = hit[2] if hit is not None and hit[1] is tracker else None
+        new_events = await self._retrying("save", sender_id, lambda: self._write(tracker, stored))
+        if self.cache_size:
+            try:
+                self._remember(sender_id, self._stored_version(sender_id), tracker)
+            except sa.exc.SQLAlchemyError:  # stored; the next turn reads it back
+                pass
         if self.event_broker and new_events:
-            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+            await self._stream_new_events(self.event_broker, new_events, sender_id)
+
+    async def _write(self, tracker: DialogueStateTracker, stored: Optional[int]) -> List[Event]:
+        if stored is None:
+            with self.session_scope() as session:
+                stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
+        new_events = list(tracker.events)[stored:]
+        table = self.SQLEvent.__table__
+        with self.engine.begin() as conn:  # one transaction: all of the turn's events or none
+            for event in new_events:
+                data = event.as_dict()
+                conn.execute(table.insert().values(
+                    sender_id=tracker.sender_id,
+                    type_name=event.type_name,
+                    timestamp=data.get("timestamp"),
+                    intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                    action_name=data.get("name"),
+                    data=json.dumps(data),
+                ))
+        return new_events

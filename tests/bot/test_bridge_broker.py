@@ -14,7 +14,8 @@ class Recorder:
     """A loopback HTTP server standing in for the bridge; can answer 503 for a while."""
 
     def __init__(self, port: int, fail_first: int = 0):
-        self.calls: list[tuple[dict, str]] = []
+        self.calls: list[tuple[dict, str]] = []  # one per event
+        self.batches: list = []  # one per request
         self.fail_left = fail_first
         rec = self
 
@@ -25,7 +26,9 @@ class Recorder:
                     rec.fail_left -= 1
                     self.send_response(503)
                 else:
-                    rec.calls.append((body, self.headers.get("Authorization", "")))
+                    auth = self.headers.get("Authorization", "")
+                    rec.batches.append(body)
+                    rec.calls.extend((event, auth) for event in (body if isinstance(body, list) else [body]))
                     self.send_response(202)
                 self.end_headers()
 
@@ -89,3 +92,29 @@ def test_an_unreachable_bridge_does_not_block_rasa():
         broker.publish({"sender_id": "c", "event": "user", "text": str(i)})
     assert time.perf_counter() - started < 0.1
     assert broker.is_ready()
+
+
+def test_events_waiting_together_go_in_one_request_in_order():
+    port = free_port()
+    rec = Recorder(port)
+    broker = BridgeEventBroker(f"http://127.0.0.1:{port}", "t", timeout=1)
+    try:
+        blocker = threading.Lock()
+        blocker.acquire()
+        real_send = broker._send
+
+        def held_send(events):
+            with blocker:
+                return real_send(events)
+
+        broker._send = held_send
+        broker.publish({"sender_id": "d", "event": "user", "text": "first"})
+        assert wait_for(lambda: broker.queue.empty())  # the thread took it and waits on the blocker
+        for text in ("আমার অর্ডার", "কোথায়?", "ok"):
+            broker.publish({"sender_id": "d", "event": "bot", "text": text})
+        blocker.release()
+        assert wait_for(lambda: len(rec.calls) == 4)
+        assert [len(b) for b in rec.batches] == [1, 3]
+        assert [e["text"] for e, _ in rec.calls] == ["first", "আমার অর্ডার", "কোথায়?", "ok"]
+    finally:
+        rec.close()

@@ -106,3 +106,17 @@ def test_hit_json_shape(demo_centre):
     data = hit.to_json()
     assert list(data) == ["article_id", "title", "url", "lang", "score", "text"]
     assert data["score"] == round(hit.score, 4)
+
+
+@pytest.mark.parametrize("text", [
+    "can I return shoes after 10 days?", "cod milega kya (cash on delivery)", "refund days",
+    "রিফান্ড কত দিনে পাবো?", "वारंटी क्लेम कैसे करें?", "x",
+])
+def test_the_one_question_path_gives_encodes_vector(encoder, text):
+    """Search encodes a shopper's question with `encode_query` (the forward pass alone)."""
+    import numpy as np
+
+    fast = encoder.encode_query(text)
+    assert fast.dtype == np.float32 and fast.shape == (encoder.dim,)
+    assert np.allclose(fast, encoder.encode([text])[0], atol=1e-5)
+    assert abs(float(np.linalg.norm(fast)) - 1.0) < 1e-5

@@ -463,8 +463,8 @@
     var socket = window.io(CONFIG.rasaUrl, {
       path: CONFIG.socketPath,
       query: { sid_hint: state.sessionId },  // lets a load balancer keep a session on one Rasa replica
-      // WebSocket first: Rasa's engine.io does not check the Origin, so a shop's own domain
-      // connects even when it is not in Rasa's --cors list (long-polling needs that list).
+      // WebSocket first (one connection instead of a long-poll per message); polling when a
+      // proxy blocks it. Both are allowed only from the shop's origins (SAATHI_CORS_ORIGINS).
       transports: ["websocket", "polling"],
       tryAllTransports: true,
       reconnectionDelayMax: 10000
