@@ -24,6 +24,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # kb_index.evaluate writes the README block
 VENV_RASA = Path(os.environ.get("SAATHI_VENV_RASA", ROOT / ".venv-rasa"))
 VENV_APP = Path(os.environ.get("SAATHI_VENV_APP", ROOT / ".venv"))
 RASA = str(VENV_RASA / "bin" / "rasa")

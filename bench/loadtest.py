@@ -149,7 +149,9 @@ class Load:
         shopper.sender = f"load-web-{shopper.index}-{secrets.token_hex(3)}"
         inbox: queue.Queue = queue.Queue()
         confirmed = threading.Event()
-        sio = socketio.Client(reconnection=False)
+        # A browser on the shop's page sends that page's origin: here the demo storefront, which the
+        # bridge serves and the website channel always allows.
+        sio = socketio.Client(reconnection=False, websocket_extra_options={"origin": self.args.bridge.rstrip("/")})
         sio.on("bot_uttered", lambda data: inbox.put(data))
         sio.on("session_confirm", lambda *_: confirmed.set())
         try:
