@@ -29,6 +29,7 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.stores.retry import retrying
 from bot.stores.strict_sql import TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -54,22 +55,9 @@ class RetryingRedisLockStore(RedisLockStore):
         super().__init__(host=host, **settings)
 
     async def _retrying(self, what: str, conversation_id: Text, op: Callable[[], T]) -> T:
-        delay = self.retry_backoff
-        for attempt in range(1, self.retries + 1):
-            try:
-                return op()
-            except Exception as error:
-                if not _redis_away(error):
-                    raise
-                if attempt == self.retries:
-                    logger.error("lock store: %s for conversation %s failed %d times: %s",
-                                 what, conversation_id, attempt, error.__class__.__name__)
-                    raise LockStoreUnavailable(f"lock store unavailable ({what})") from error
-                logger.warning("lock store: %s for conversation %s failed (attempt %d of %d): %s",
-                               what, conversation_id, attempt, self.retries, error.__class__.__name__)
-                await asyncio.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
+        return await retrying(op, store="lock store", what=what, conversation_id=conversation_id,
+                              retries=self.retries, backoff=self.retry_backoff,
+                              transient=_redis_away, unavailable=LockStoreUnavailable)
 
     @asynccontextmanager
     async def lock(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME,

@@ -28,7 +28,6 @@ endpoints.yml:
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections import OrderedDict
@@ -41,6 +40,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+from bot.stores.retry import retrying
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -104,20 +105,10 @@ class StrictSQLTrackerStore(SQLTrackerStore):
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def _retrying(self, what: str, sender_id: Text, op: Callable[[], Awaitable[T]]) -> T:
-        delay = self.retry_backoff
-        for attempt in range(1, self.retries + 1):
-            try:
-                return await op()
-            except sa.exc.SQLAlchemyError as error:
-                if attempt == self.retries:
-                    logger.error("tracker store: %s of conversation %s failed %d times, giving up: %s",
-                                 what, sender_id, attempt, error.__class__.__name__)
-                    raise TrackerStoreUnavailable(f"tracker store unavailable ({what})") from error
-                logger.warning("tracker store: %s of conversation %s failed (attempt %d of %d): %s",
-                               what, sender_id, attempt, self.retries, error.__class__.__name__)
-                await asyncio.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
+        return await retrying(op, store="tracker store", what=what, conversation_id=sender_id,
+                              retries=self.retries, backoff=self.retry_backoff,
+                              transient=lambda e: isinstance(e, sa.exc.SQLAlchemyError),
+                              unavailable=TrackerStoreUnavailable)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         return await self._retrying("read", sender_id, lambda: self._retrieve_cached(sender_id))
