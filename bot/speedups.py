@@ -25,9 +25,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from typing import Any, Dict, List, Optional, Set, Text, Tuple, Type
-
 import logging
+from typing import Any, Dict, List, Optional, Set, Text, Tuple, Type
 
 import aiohttp
 from jsonschema import ValidationError, validators

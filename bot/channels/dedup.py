@@ -120,11 +120,11 @@ def _engine(url: str) -> Engine:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
                 # A file, as the tracker store: write-ahead log and kept connections (two commits a message).
-                from bot.stores.strict_sql import _sqlite_wal
+                from bot.stores.strict_sql import sqlite_wal
 
                 engine = sa.create_engine(url, future=True, poolclass=sa.pool.QueuePool,
                                           connect_args={"check_same_thread": False})
-                sa.event.listen(engine, "connect", _sqlite_wal)
+                sa.event.listen(engine, "connect", sqlite_wal)
             else:
                 engine = sa.create_engine(url, future=True)
             _metadata.create_all(engine)

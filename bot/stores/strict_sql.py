@@ -48,7 +48,7 @@ T = TypeVar("T")
 Version = Tuple[int, int, float]
 
 
-def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     """SQLite (the single-machine default) in write-ahead-log mode: a turn's commit appends to the
     log instead of rewriting pages with two syncs, and readers never wait for a writer. With
     synchronous=NORMAL a committed turn survives a crash of Rasa; only a power cut can lose the
@@ -101,7 +101,7 @@ class StrictSQLTrackerStore(SQLTrackerStore):
         self.engine.dispose()
         self.engine = sa.create_engine(url, **engine_kwargs)
         if url.get_backend_name() == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_wal)
+            sa.event.listen(self.engine, "connect", sqlite_wal)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def _retrying(self, what: str, sender_id: Text, op: Callable[[], Awaitable[T]]) -> T:
@@ -139,7 +139,7 @@ class StrictSQLTrackerStore(SQLTrackerStore):
 
     def _remember(self, sender_id: Text, version: Version, tracker: Optional[DialogueStateTracker]) -> None:
         self._cache.pop(sender_id, None)
-        if tracker is None or not self.cache_size:
+        if tracker is None:
             return
         # A fresh read holds the latest session only: cache only a tracker without earlier ones.
         if any(isinstance(e, SessionStarted) for i, e in enumerate(tracker.events) if i > 0):
@@ -181,16 +181,18 @@ class StrictSQLTrackerStore(SQLTrackerStore):
             with self.session_scope() as session:
                 stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
         new_events = list(tracker.events)[stored:]
-        table = self.SQLEvent.__table__
-        with self.engine.begin() as conn:  # one transaction: all of the turn's events or none
-            for event in new_events:
-                data = event.as_dict()
-                conn.execute(table.insert().values(
-                    sender_id=tracker.sender_id,
-                    type_name=event.type_name,
-                    timestamp=data.get("timestamp"),
-                    intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                    action_name=data.get("name"),
-                    data=json.dumps(data),
-                ))
+        rows = []
+        for event in new_events:
+            data = event.as_dict()
+            rows.append({
+                "sender_id": tracker.sender_id,
+                "type_name": event.type_name,
+                "timestamp": data.get("timestamp"),
+                "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                "action_name": data.get("name"),
+                "data": json.dumps(data),
+            })
+        if rows:
+            with self.engine.begin() as conn:  # one transaction: all of the turn's events or none
+                conn.execute(self.SQLEvent.__table__.insert(), rows)
         return new_events
