@@ -67,6 +67,32 @@ def pctl(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def question_encoding(encoder: Encoder, questions: list[str], idle_s: float = 0.03) -> list[str]:
+    """Median ms to encode one question with each backend, back to back and after `idle_s` of
+    idleness (as a question reaches an action server that was waiting), in README table rows."""
+    backends = {"PyTorch": Encoder(MODEL, query_backend="torch"), "ONNX Runtime": encoder}
+    rows = []
+    for name, enc in backends.items():
+        if enc.prepare_queries() == "torch" and name != "PyTorch":
+            rows.append(f"| {name} | not available (see the action server log) | |")
+            continue
+        for text in questions[:10]:
+            enc.encode_query(text)
+        figures = []
+        for pause in (0.0, idle_s):
+            times = []
+            for text in questions[:60]:
+                time.sleep(pause)
+                t0 = time.perf_counter()
+                enc.encode_query(text)
+                times.append((time.perf_counter() - t0) * 1000)
+            figures.append(pctl(times, 50))
+        rows.append(f"| {name} | {figures[0]:.1f} ms | {figures[1]:.1f} ms |")
+        print(f"question encoding, {name}: median {figures[0]:.1f} ms back to back, "
+              f"{figures[1]:.1f} ms after {idle_s * 1000:.0f} ms idle")
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--write-readme", action="store_true")
@@ -85,6 +111,7 @@ def main() -> int:
         build_s = time.perf_counter() - t0
         per_1k = build_s * 1000 / report.passages
         print(f"demo build: {report.passages} passages in {build_s:.1f}s (model load {load_s:.1f}s)")
+        encoding_rows = question_encoding(encoder, questions)
 
         articles = import_sources([ROOT / "kb_index/demo"]).articles
         demo = [p for a in articles for p in split_passages(a)]
@@ -133,6 +160,8 @@ def main() -> int:
          for n, kind, i, b50, b95, f50, f95, mem in rows]
     table.append("")
     table.append("RSS includes the embedding model (loaded once) and whatever the earlier sizes left allocated.")
+    table += ["", "One shopper question encoded (median; kb_index/onnx_query.py):", "",
+              "| question encoder | back to back | after 30 ms idle |", "|---|---|---|"] + encoding_rows
     print("\n".join(table))
     bar = [r for r in rows if r[0] == 100_000]
     ok = all(r[4] <= 5.0 and r[6] <= 40.0 for r in bar)

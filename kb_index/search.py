@@ -86,6 +86,7 @@ class HelpCentre(HelpCentreStore):
             from kb_index.embed import Encoder
 
             encoder = Encoder(meta["model"])
+        encoder.prepare_queries()  # now, not on a shopper's first question
         calibration = calibration or yaml.safe_load(CALIBRATION.read_text(encoding="utf-8"))
         return cls(folder, encoder, calibration)
 
