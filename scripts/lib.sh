@@ -40,6 +40,17 @@ find_python311() {
 
 hash_files() { cat "$@" | sha256sum | cut -c1-16; }
 
+# need_pkg COMMAND PACKAGE: install a Debian package if its command is missing (as root).
+need_pkg() {
+  command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] && return 0
+  [ "$(id -u)" = 0 ] || die "$1 is missing: apt-get install $2 (as root), then run again"
+  say "installing $2 (apt-get install -y --no-install-recommends $2)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$2" >&2 \
+    || { DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 \
+         && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$2" >&2; } \
+    || die "could not install $2"
+}
+
 # Load .env (without overriding the environment) so scripts see the same settings.
 load_dotenv() {
   if [ -f "$ROOT/.env" ]; then

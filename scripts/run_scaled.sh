@@ -54,15 +54,6 @@ for p in $RASA_FRONT $BRIDGE_FRONT $ACTIONS_FRONT "${REPLICAS[@]}" "${ACTION_POR
 done
 
 # --- Debian packages -----------------------------------------------------------------------------
-need_pkg() { # command package
-  command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] && return 0
-  [ "$(id -u)" = 0 ] || die "$1 is missing: apt-get install $2 (as root), then run again"
-  say "installing $2 (apt-get install -y --no-install-recommends $2)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$2" >&2 \
-    || { DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 \
-         && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$2" >&2; } \
-    || die "could not install $2"
-}
 need_pkg redis-server redis-server
 need_pkg nginx nginx-light
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"

@@ -21,6 +21,7 @@ say "story tests (every intent in every language form)"
   || failed+=("story tests")
 
 say "pytest: bot/ (Python 3.10, Rasa)"
+need_pkg redis-server redis-server  # the Redis lock store's tests start their own server
 "$VENV_RASA/bin/python" -m pytest -q tests/bot -p no:cacheprovider || failed+=("pytest tests/bot")
 
 say "PostgreSQL for the app-side tests (scripts/postgres.sh)"
