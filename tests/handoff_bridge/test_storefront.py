@@ -102,3 +102,45 @@ def test_bridge_messages_carry_a_marker_on_the_website_channel(app, client, rasa
 
 def _marker(event):
     return event["data"]["custom"]["data"]["saathi"]
+
+
+def test_widget_catch_up_returns_what_the_socket_missed(app, client, rasa):
+    """A website shopper whose socket was down asks what was said meanwhile: the agent's message
+    comes back as the socket would have sent it (one message per paragraph, then the marker)."""
+    add_agent(app, name="Asha Rao", languages="bn")
+    login(client)
+    token = csrf_of(client)
+    session = uuid.uuid4().hex
+    assert enqueue(client, session, language="bn", channel="socketio").status_code == 201
+    seen = len(rasa.events(session))
+    hid = client.get(f"/api/handoffs/{session}", headers=AUTH).get_json()["handoff_id"]
+    assert client.post(f"/console/handoffs/{hid}/claim", data={"csrf_token": token}).status_code == 302
+    wait_for(lambda: len(rasa.bot_events(session, seen)) == 1)
+    sent = client.post(f"/console/handoffs/{hid}/messages", json={"text": "নমস্কার!\n\nঅর্ডার নম্বরটা বলবেন?"},
+                       headers={"X-CSRF-Token": token})
+    assert sent.status_code == 200
+    wait_for(lambda: len(rasa.bot_events(session, seen)) == 2)
+
+    got = client.get(f"/widget/messages/{session}?since_ms=60000")
+    assert got.status_code == 200 and got.headers["Access-Control-Allow-Origin"] == "*"
+    assert got.headers["Cache-Control"] == "no-store"
+    joined, message = got.get_json()["messages"][-2:]
+    assert joined[-1]["saathi"]["from"] == "bridge" and "Asha" in joined[0]["text"]
+    assert message == [{"text": "নমস্কার!"}, {"text": "অর্ডার নম্বরটা বলবেন?"},
+                       {"saathi": {"status": "with_agent", "agent_name": "Asha", "from": "agent", "parts": 2}}]
+    # The window counts back from now: nothing was said in the last 0 ms.
+    assert client.get(f"/widget/messages/{session}?since_ms=0").get_json() == {"messages": []}
+
+    for bad in ("", "x", "-1", "1.5", str(24 * 3600 * 1000 + 1)):
+        r = client.get(f"/widget/messages/{session}?since_ms={bad}")
+        assert r.status_code == 400 and r.headers["Access-Control-Allow-Origin"] == "*", bad
+    assert client.get("/widget/messages/bad!id?since_ms=10").status_code == 400
+    # Not a website conversation with a handoff: nothing, whatever was said.
+    whatsapp = "919876543211"
+    assert enqueue(client, whatsapp, channel="whatsapp").status_code == 201
+    assert client.get(f"/widget/messages/{whatsapp}?since_ms=60000").get_json() == {"messages": []}
+    assert client.get(f"/widget/messages/{uuid.uuid4().hex}?since_ms=60000").get_json() == {"messages": []}
+    # Rasa down: a clear 503, and the widget asks again on its next reconnect.
+    app.extensions["handoff_bridge"].rasa.base_url = rasa.unreachable_url()
+    down = client.get(f"/widget/messages/{session}?since_ms=60000")
+    assert down.status_code == 503 and down.get_json()["error"] == "unavailable"

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from tests.stack import ROOT, Agent, user_events
+from tests.stack import ROOT, Agent, bot_events, user_events
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 # "ফেরত দেওয়ার নিয়ম কী?" ranks the size-exchange article first (ফেরত: return or refund); this
@@ -190,6 +191,80 @@ def test_widget_bengali_shopper_history_quick_reply_handoff_and_phone(stack: dic
     phone.close()
     context.close()
     assert not problems, problems
+
+
+def test_widget_shows_agent_messages_sent_while_its_socket_was_down(stack: dict, browser: object) -> None:
+    """An agent's message pushed while the shopper's socket is down (a reconnect, a closed tab) never
+    reaches the page live; the widget asks the bridge for it when the socket or the page comes back,
+    and shows it once."""
+    expect.set_options(timeout=TIMEOUT_MS)
+    agent = Agent(stack)
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    problems = watch_page(page)
+    down = {"now": False}
+    sockets: list = []
+
+    def websocket(ws: object) -> None:  # every WebSocket of the page goes through here
+        if down["now"]:
+            ws.close()
+            return
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    page.route_web_socket(re.compile(r"/socket\.io/"), websocket)
+    page.route(re.compile(r"/socket\.io/"), lambda route: route.abort() if down["now"] else route.continue_())
+    page.goto(f"{stack['bridge']}/shop/")
+    page.locator(".saathi-launcher").click()
+    page.locator("#saathi-input").fill(ASK_PERSON)
+    page.keyboard.press("Enter")
+    banner = page.locator(".saathi-banner")
+    expect(banner).to_have_attribute("data-state", "queued")
+    session_id = session_of(page)
+    handoff_id = handoff_id_of(stack, session_id)
+    assert agent.post(f"/console/handoffs/{handoff_id}/claim").status_code in (200, 302, 303)
+    expect(banner).to_have_attribute("data-state", "with_agent")
+    agent_bubbles = page.locator(".saathi-from-agent .saathi-bubble")
+
+    # The connection drops and stays down while the agent writes.
+    down["now"] = True
+    for ws in sockets:
+        ws.close()
+    expect(page.locator(".saathi-notice")).to_be_visible()  # "reconnecting"
+    during = "আপনার অর্ডারটা আজ পাঠানো হয়েছে।"
+    assert agent.post(f"/console/handoffs/{handoff_id}/messages", text=during).status_code in (200, 302, 303)
+    wait_for_text_in_tracker(stack, session_id, during)
+    page.wait_for_timeout(1500)
+    expect(agent_bubbles).to_have_count(0)  # not delivered live: the socket was down
+    down["now"] = False
+    expect(agent_bubbles).to_have_text([during])
+    expect(page.locator(".saathi-from-agent .saathi-who")).to_have_text(["Asha, সাপোর্ট টিম"])
+    expect(page.locator(".saathi-notice")).to_be_hidden()
+
+    # The tab is closed; the agent writes; the shopper comes back to the shop.
+    page.close()
+    later = "ট্র্যাকিং নম্বর: TRK123456"
+    assert agent.post(f"/console/handoffs/{handoff_id}/messages", text=later).status_code in (200, 302, 303)
+    wait_for_text_in_tracker(stack, session_id, later)
+    again = context.new_page()
+    problems += watch_page(again)
+    again.goto(f"{stack['bridge']}/shop/")
+    again.locator(".saathi-launcher").click()
+    expect(again.locator(".saathi-from-agent .saathi-bubble")).to_have_text([during, later])
+    again.wait_for_timeout(2000)  # and nothing twice, once the socket is back as well
+    expect(again.locator(".saathi-from-agent .saathi-bubble")).to_have_text([during, later])
+    assert agent.post(f"/console/handoffs/{handoff_id}/close", note="catch-up test").status_code in (200, 302, 303)
+    context.close()
+    # Aside from the blocked connection's own failures, nothing went wrong on the pages.
+    blocked = ("socket.io", "ERR_FAILED", "WebSocket")
+    assert not [p for p in problems if not any(b in p for b in blocked)], problems
+
+
+def wait_for_text_in_tracker(stack: dict, sender: str, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(e.get("text") == text for e in bot_events(stack, sender)):
+        assert time.monotonic() < deadline, f"{text!r} never reached the tracker"
+        time.sleep(0.2)
 
 
 class ShopSite:

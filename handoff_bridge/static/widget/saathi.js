@@ -33,6 +33,7 @@
   };
   var MAX_CHARS = 4000;
   var MAX_STORED = 200;
+  var CATCH_UP_MARGIN_MS = 5000;  // a catch-up also looks this far before the socket dropped
   var BOT_WAIT_MS = 20000;
   var AGENT_WAIT_MS = 60000;
   var OPEN_STATES = { queued: 1, with_agent: 1, offline_ticket: 1 };
@@ -108,7 +109,9 @@
     confirmed: false,
     outbox: [],
     typingTimer: null,
-    statusTimer: null
+    statusTimer: null,
+    lostAt: 0,        // when the socket dropped (this page's clock)
+    replayed: []      // texts shown by a catch-up that the socket may still deliver
   };
   if (!Array.isArray(state.messages)) state.messages = [];
 
@@ -434,6 +437,8 @@
     if (!m || typeof m !== "object") return;
     if (m.saathi && typeof m.saathi === "object") { applyMarker(m.saathi); return; }
     var text = typeof m.text === "string" ? m.text : "";
+    var seen = text ? state.replayed.indexOf(text) : -1;
+    if (seen >= 0) { state.replayed.splice(seen, 1); return; }  // already shown by a catch-up
     var replies = (Array.isArray(m.quick_replies) && m.quick_replies.length ? m.quick_replies : m.buttons) || [];
     var qr = replies.filter(function (r) { return r && r.title != null && r.payload != null; })
       .map(function (r) { return { title: String(r.title), payload: String(r.payload) }; });
@@ -451,6 +456,44 @@
     if (img) msg.img = img;
     append(msg);
     scheduleStatusCheck();
+  }
+
+  // ---- catching up ------------------------------------------------------------------------
+  /** Messages pushed while the socket was down (an agent's reply during a reconnect, or while the
+   *  tab was closed) never reach this page live: ask the bridge for what was said in that time,
+   *  and show what is not on screen yet. Times are durations, so the two clocks need not agree. */
+  function catchUp(sinceMs) {
+    if (!state.sessionId || !window.fetch || !CONFIG.bridgeUrl) return;
+    var ms = Math.min(Math.max(0, Math.round(sinceMs)) + CATCH_UP_MARGIN_MS, 86400000);
+    var url = CONFIG.bridgeUrl + "/widget/messages/" + encodeURIComponent(state.sessionId) + "?since_ms=" + ms;
+    var from = Date.now() - ms;
+    fetch(url, { cache: "no-store", credentials: "omit" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (body) {
+        if (!body || !Array.isArray(body.messages)) { checkStatus(); return; }
+        // Texts already on screen from that time (each matches one message at most).
+        var shown = state.messages.filter(function (msg) { return msg.w !== "user" && msg.ts >= from - 2000; })
+          .map(function (msg) { return msg.t; });
+        body.messages.forEach(function (parts) {
+          if (!Array.isArray(parts)) return;
+          var texts = parts.filter(function (m) { return m && typeof m.text === "string"; })
+            .map(function (m) { return m.text; });
+          var known = texts.length > 0 && texts.every(function (tx) {
+            var i = shown.indexOf(tx);
+            if (i < 0) return false;
+            shown.splice(i, 1);
+            return true;
+          });
+          if (known) return;
+          parts.forEach(function (m) {
+            onBotMessage(m);
+            if (m && typeof m.text === "string") state.replayed.push(m.text);
+          });
+        });
+        if (state.replayed.length > 20) state.replayed.splice(0, state.replayed.length - 20);
+        checkStatus();
+      })
+      .catch(function () { checkStatus(); /* the next reconnect or reload asks again */ });
   }
 
   function connect() {
@@ -485,10 +528,12 @@
       }
       state.confirmed = true;
       flush();
+      if (state.lostAt) { catchUp(Date.now() - state.lostAt); state.lostAt = 0; }
     });
     socket.on("bot_uttered", onBotMessage);
     socket.on("disconnect", function () {
       state.confirmed = false;
+      if (!state.lostAt) state.lostAt = Date.now();
       clearTimeout(noticeTimer);
       noticeTimer = setTimeout(function () { ui.notice.hidden = false; }, 1500);
     });
@@ -525,7 +570,11 @@
     var wasOpen = false;
     try { wasOpen = sessionStorage.getItem(prefix + "open") === "1"; } catch (e) { /* private mode */ }
     // A returning shopper reconnects at once so an agent's messages arrive while they browse.
-    if (state.sessionId) { connect(); checkStatus(); }
+    if (state.sessionId) {
+      connect();
+      var last = state.messages.length ? state.messages[state.messages.length - 1].ts : 0;
+      if (last) catchUp(Date.now() - last); else checkStatus();
+    }
     if (wasOpen) openPanel();
     window.SaathiWidget = { open: openPanel, close: closePanel, sessionId: function () { return state.sessionId; } };
   }
