@@ -265,7 +265,7 @@ class Targets:
 
     def builders(self) -> List[Tuple[str, float, Callable[[], Case]]]:
         out = [("rest", 3, self.rest), ("rasa_api", 3, self.rasa_api), ("bridge_api", 3, self.bridge_api),
-               ("console", 1.5, self.console), ("garbage", 0.5, self.garbage)]
+               ("console", 1.5, self.console), ("widget", 1, self.widget), ("garbage", 0.5, self.garbage)]
         if "whatsapp" in self.mounted:
             out.append(("whatsapp", 2, self.whatsapp))
         if "messenger" in self.mounted:
@@ -359,6 +359,13 @@ class Targets:
             headers["Content-Type"] = ctype
         return Case("bridge_api", self.bridge, method, self._path(path), headers, body,
                     protected=True, authorized=valid)
+
+    def widget(self) -> Case:
+        """The website widget's public routes on the bridge: files, handoff status, catch-up."""
+        since = self.g.choice(["60000", "0", "-1", "1e9", "86400001", quote(self.g.text()[:40], safe="")])
+        path = self.g.choice(["/widget/status/{id}", "/widget/messages/{id}?since_ms=" + since,
+                              "/widget/messages/{id}", "/widget/" + quote(self.g.text()[:60], safe="/.")])
+        return Case("widget", self.bridge, "GET", self._path(path))
 
     def console(self) -> Case:
         roll = self.g.r.random()

@@ -16,4 +16,4 @@ def test_a_few_hundred_generated_inputs_at_every_public_endpoint(stack):
     assert report.no_answer == [], "\n".join(report.no_answer)
     assert report.dead == []
     # Every kind of endpoint was reached, the channel webhooks included.
-    assert {"rest", "rasa_api", "bridge_api", "console", "twilio_whatsapp"} <= set(report.by_target)
+    assert {"rest", "rasa_api", "bridge_api", "console", "widget", "twilio_whatsapp"} <= set(report.by_target)

@@ -37,6 +37,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/console/static/<path:filename>"): PUBLIC,
     ("GET", "/widget/<path:filename>"): PUBLIC,
     ("GET", "/widget/status/<session_id>"): PUBLIC,
+    ("GET", "/widget/messages/<session_id>"): PUBLIC,  # the session id is the secret, as for the status
     ("GET", "/shop/"): PUBLIC,
     ("POST", "/api/handoffs"): SERVICE,
     ("GET", "/api/handoffs/<conversation_id>"): SERVICE,
