@@ -88,54 +88,49 @@ def test_a_killed_replicas_ticket_lapses_within_one_lease(redis_port):
     assert waited <= LEASE + 1.0, f"waited {waited:.1f} s for a dead replica's ticket (lease {LEASE} s)"
 
 
-def test_a_live_holder_keeps_the_lock_past_its_lease(redis_port):
-    """Two replicas, one conversation: the second waits for the first however long its turn is."""
-    first, second = store(redis_port), store(redis_port)
+def turns_in_order(port: int, conversation: str, while_first_holds) -> list[str]:
+    """Two replicas, one conversation: the first takes the lock and awaits `while_first_holds(store)`;
+    the second asks 0.2 s later. The order in which they got in and out."""
+    first, second = store(port), store(port)
     order: list[str] = []
 
-    async def slow_turn() -> None:
-        async with first.lock("shopper-slow"):
+    async def first_turn() -> None:
+        async with first.lock(conversation):
             order.append("first in")
-            await asyncio.sleep(3 * LEASE)
+            await while_first_holds(first)
             order.append("first out")
 
-    async def next_turn() -> None:
+    async def second_turn() -> None:
         await asyncio.sleep(0.2)
-        async with second.lock("shopper-slow"):
+        async with second.lock(conversation):
             order.append("second in")
 
     async def both() -> None:
-        await asyncio.gather(slow_turn(), next_turn())
+        await asyncio.gather(first_turn(), second_turn())
 
     asyncio.run(asyncio.wait_for(both(), timeout=30))
-    assert order == ["first in", "first out", "second in"]
+    return order
+
+
+def test_a_live_holder_keeps_the_lock_past_its_lease(redis_port):
+    """The second replica waits for the first however long its turn is."""
+    async def slow_turn(_: RetryingRedisLockStore) -> None:
+        await asyncio.sleep(3 * LEASE)
+
+    assert turns_in_order(redis_port, "shopper-slow", slow_turn) == ["first in", "first out", "second in"]
 
 
 def test_a_waiter_whose_ticket_vanished_queues_again(redis_port):
     """Rasa issues tickets with a non-atomic read-modify-write, so another replica can overwrite a
     waiter's ticket. The waiter takes a new one instead of waiting for ever."""
-    first, second = store(redis_port), store(redis_port)
-    order: list[str] = []
+    async def drop_the_waiters_ticket(first: RetryingRedisLockStore) -> None:
+        await asyncio.sleep(0.6)
+        lock = first.get_lock("shopper-lost")  # as a lost write would
+        waiting = [t for t in lock.tickets if t.number not in first._held.get("shopper-lost", set())]
+        assert waiting, "the second request should be waiting"
+        lock.tickets.remove(waiting[0])
+        first.save_lock(lock)
+        await asyncio.sleep(0.6)
 
-    async def holder() -> None:
-        async with first.lock("shopper-lost"):
-            order.append("first in")
-            await asyncio.sleep(0.6)
-            lock = first.get_lock("shopper-lost")  # drop the waiter's ticket, as a lost write would
-            waiting = [t for t in lock.tickets if t.number not in first._held.get("shopper-lost", set())]
-            assert waiting, "the second request should be waiting"
-            lock.tickets.remove(waiting[0])
-            first.save_lock(lock)
-            await asyncio.sleep(0.6)
-            order.append("first out")
-
-    async def waiter() -> None:
-        await asyncio.sleep(0.2)
-        async with second.lock("shopper-lost"):
-            order.append("second in")
-
-    async def both() -> None:
-        await asyncio.gather(holder(), waiter())
-
-    asyncio.run(asyncio.wait_for(both(), timeout=30))
+    order = turns_in_order(redis_port, "shopper-lost", drop_the_waiters_ticket)
     assert order == ["first in", "first out", "second in"]
