@@ -74,7 +74,7 @@ def question_encoding(encoder: Encoder, questions: list[str], idle_s: float = 0.
     rows = []
     for name, enc in backends.items():
         if enc.prepare_queries() == "torch" and name != "PyTorch":
-            rows.append(f"| {name} | not available (see the action server log) | |")
+            rows.append(f"| {name} | not available (the log says why) | |")
             continue
         for text in questions[:10]:
             enc.encode_query(text)

@@ -61,8 +61,8 @@ def widget_file(filename: str) -> Any:
     return _cors(resp)
 
 
-def _bad_session() -> Any:
-    return _cors(jsonify(error="bad_request", detail="session id: 8-64 letters, digits, - or _")), 400
+def _bad_request(detail: str = "session id: 8-64 letters, digits, - or _") -> Any:
+    return _cors(jsonify(error="bad_request", detail=detail)), 400
 
 
 def _is_widget_handoff(session_id: str) -> bool:
@@ -75,7 +75,7 @@ def _is_widget_handoff(session_id: str) -> bool:
 @bp.get("/widget/status/<session_id>")
 def widget_status(session_id: str) -> Any:
     if not SESSION_ID.fullmatch(session_id):
-        return _bad_session()
+        return _bad_request()
     b = bridge()
     body: dict[str, Any] = {"status": None}
     if _is_widget_handoff(session_id):
@@ -89,13 +89,13 @@ def widget_status(session_id: str) -> Any:
 @bp.get("/widget/messages/<session_id>")
 def widget_messages(session_id: str) -> Any:
     if not SESSION_ID.fullmatch(session_id):
-        return _bad_session()
+        return _bad_request()
     try:
         since_ms = int(request.args.get("since_ms", ""))
     except ValueError:
-        return _cors(jsonify(error="bad_request", detail="since_ms: whole milliseconds")), 400
+        return _bad_request("since_ms: whole milliseconds")
     if not 0 <= since_ms <= MAX_CATCH_UP_MS:
-        return _cors(jsonify(error="bad_request", detail=f"since_ms: 0 to {MAX_CATCH_UP_MS}")), 400
+        return _bad_request(f"since_ms: 0 to {MAX_CATCH_UP_MS}")
     messages: list[list[dict[str, Any]]] = []  # per bot event, its socket messages
     if _is_widget_handoff(session_id):
         outcome, tracker = bridge().rasa.tracker(session_id)

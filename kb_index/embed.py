@@ -63,7 +63,6 @@ class Encoder:
             ) from None
         self._model.eval()
         self.dim = int(self._model.get_sentence_embedding_dimension())
-        self._query_backend = query_backend
         self._query_encoder: Any = None
         self._query_lock = threading.Lock()
         self._query_ready = query_backend == "torch"
@@ -101,6 +100,12 @@ class Encoder:
         import torch
 
         with torch.inference_mode():
-            vector = self._model.forward(self._model.tokenize([text]))["sentence_embedding"]
-            vector = torch.nn.functional.normalize(vector, p=2, dim=1)[0]
-        return np.ascontiguousarray(vector.numpy(), dtype=np.float32)
+            return unit_vector(self._model.forward(self._model.tokenize([text]))["sentence_embedding"])
+
+
+def unit_vector(sentence_embedding) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The first row of a (1, dim) torch embedding, L2-normalised, as contiguous float32."""
+    import torch
+
+    vector = torch.nn.functional.normalize(sentence_embedding, p=2, dim=1)[0]
+    return np.ascontiguousarray(vector.numpy(), dtype=np.float32)

@@ -20,6 +20,8 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from kb_index.embed import unit_vector
+
 logger = logging.getLogger(__name__)
 
 # Probe sentences in the shop's language forms: the exported model must match PyTorch on all.
@@ -83,8 +85,7 @@ class OnnxQueryEncoder:
             features["token_embeddings"] = torch.from_numpy(hidden)
             for module in list(self._st)[1:]:  # pooling, normalisation, ...
                 features = module(features)
-            vector = torch.nn.functional.normalize(features["sentence_embedding"], p=2, dim=1)[0]
-        return np.ascontiguousarray(vector.numpy(), dtype=np.float32)
+            return unit_vector(features["sentence_embedding"])
 
 
 class _Trunk(torch.nn.Module):
