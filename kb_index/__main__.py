@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Optional
 
 
@@ -20,7 +21,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     model = args.model or settings.embed_model
     progress = not args.quiet and sys.stderr.isatty() or args.progress
     try:
-        report = build(args.sources, index, model, progress=progress)
+        report = build(args.sources, index, model, progress=progress,
+                       glossary=(args.glossary if args.glossary is not None else settings.kb_glossary) or None)
     except NothingImported as exc:
         for problem in exc.args[0].problems:
             print(f"skipped {problem}", file=sys.stderr)
@@ -28,12 +30,33 @@ def cmd_build(args: argparse.Namespace) -> int:
         return 1
     for problem in report.problems:
         print(f"skipped {problem}", file=sys.stderr)
+    rate = ""
+    if report.encoded and report.encode_seconds:
+        rate = (f"; encoding {report.encoded / report.encode_seconds:.1f} passages/s, "
+                f"{report.encoded_chars / report.encode_seconds:,.0f} characters/s")
     print(
         f"indexed {report.articles} article versions, {report.passages} passages "
         f"({report.encoded} encoded, {report.reused} unchanged) with {model} "
-        f"in {report.seconds:.1f}s -> {index} [{report.version}]"
+        f"in {report.seconds:.1f}s{rate} -> {index} [{report.version}]"
         + (f"; {len(report.problems)} problem(s) above" if report.problems else "")
     )
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from kb_index.index import FORMAT, current_version, read_meta
+
+    settings = _settings()
+    folder = current_version(Path(args.index or settings.kb_index))
+    if folder is None:
+        print("no index", file=sys.stderr)
+        return 1
+    meta = read_meta(folder)
+    wanted = (FORMAT, settings.embed_model, settings.kb_glossary or None)
+    found = (meta.get("format"), meta.get("model"), meta.get("glossary"))
+    if found != wanted:
+        print(f"index built as {found}, configured {wanted}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -66,9 +89,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     b.add_argument("sources", nargs="+", help="Markdown, CSV, HTML or JSON files, or folders")
     b.add_argument("--index", help="index folder (default: SAATHI_KB_INDEX)")
     b.add_argument("--model", help="sentence-transformers model name or path (default: SAATHI_EMBED_MODEL)")
+    b.add_argument("--glossary", help="a shop's synonym list (YAML); default SAATHI_KB_GLOSSARY, none if unset")
     b.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=cmd_build)
+    c = sub.add_parser("check", help="exit 0 if the index is current for the configured model, 1 if it needs a build")
+    c.add_argument("--index", help="index folder (default: SAATHI_KB_INDEX)")
+    c.set_defaults(func=cmd_check)
     s = sub.add_parser("search", help="search the index")
     s.add_argument("question", nargs="+")
     s.add_argument("--index", help="index folder (default: SAATHI_KB_INDEX)")

