@@ -10,8 +10,10 @@ help:
 	@echo "make loadtest    simulated shoppers (socket + REST, 5 language forms) on the scaled profile"
 	@echo "make chaos       kill/restart each part of the scaled profile under load; what shoppers saw"
 	@echo "make eval    intent accuracy on the held-out sets; writes the README table"
+	@echo "make eval-oos    out-of-scope held-out set on a fresh stack: articles, order flows, handoffs"
 	@echo "make bench   latency/throughput/memory/training vs a bare 'rasa init' bot"
 	@echo "make kb      rebuild the demo help-centre index (kb_index/demo -> SAATHI_KB_INDEX)"
+	@echo "make calibrate  re-tune search weights and answer thresholds on the calibration sets"
 	@echo "make setup   create both virtualenvs;  make train  train if data/config changed"
 
 setup:
@@ -44,10 +46,16 @@ eval:
 kb:
 	@scripts/setup.sh app && scripts/kb.sh
 
+calibrate:
+	@scripts/setup.sh app && scripts/calibrate.sh
+
 bench:
 	@scripts/setup.sh all && bench/run.sh
 
 fuzz:
 	@scripts/fuzz.sh
 
-.PHONY: help setup train run test eval bench kb run-scaled test-scaled loadtest chaos
+eval-oos:
+	@SAATHI_EVAL_COMMAND="make eval-oos" scripts/eval_oos.sh
+
+.PHONY: help setup train run test eval eval-oos bench kb run-scaled test-scaled loadtest chaos

@@ -1,6 +1,8 @@
 """Tune score fusion and answer thresholds on the calibration set, never on a held-out set.
 
-    python -m kb_index.calibrate --index DIR kb_index/calibration/questions.yml [--write]
+    python -m kb_index.calibrate --set DIR kb_index/calibration/questions.yml --set DIR2 QUESTIONS2 [--write]
+
+(`make calibrate` builds both calibration help centres and runs it.)
 
 Fusion weights (dense cosine, BM25 coverage, character n-grams) are chosen per script group
 (Latin letters; Devanagari and Bengali) for the best top-1 article over the calibration set's
@@ -51,11 +53,13 @@ def _top(articles: list[str], parts: np.ndarray, w: np.ndarray) -> tuple[Optiona
     return articles[best], float(fused[best])
 
 
-def calibrate(centre: HelpCentre, questions: list[dict]) -> dict:  # type: ignore[type-arg]
+def calibrate(sets: list[tuple[HelpCentre, list[dict]]]) -> dict:  # type: ignore[type-arg]
+    """Weights and thresholds over every (help centre, its calibration questions) pair at once,
+    so that they hold for more than one shop."""
     cases: dict[str, list] = {g: [] for g in GROUPS}  # type: ignore[type-arg]
     oos: dict[str, list] = {f: [] for f in FORMS}  # type: ignore[type-arg]
     answerable: dict[str, list] = {f: [] for f in FORMS}  # type: ignore[type-arg]
-    for item in questions:
+    for centre, item in ((c, i) for c, qs in sets for i in qs):
         form, article = item["lang"], item.get("article")
         group = next(g for g, forms in GROUPS.items() if form in forms)
         q = centre.prepare(item["q"])
@@ -102,20 +106,20 @@ def calibrate(centre: HelpCentre, questions: list[dict]) -> dict:  # type: ignor
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kb_index.calibrate", description=__doc__.split("\n")[0])
-    parser.add_argument("questions", type=Path)
-    parser.add_argument("--index", required=True)
+    parser.add_argument("--set", nargs=2, action="append", required=True, metavar=("INDEX", "QUESTIONS"),
+                        help="a built help-centre index and its calibration questions (repeat for more shops)")
     parser.add_argument("--write", action="store_true", help=f"write {CALIBRATION}")
     args = parser.parse_args(argv)
     neutral = {"dense": 1.0, "bm25": 0.0, "chars": 0.0}  # only candidates are read; weights come here
-    centre = HelpCentre.load(args.index, calibration={"weights": dict.fromkeys(("latin", "indic", "lexical"), neutral),
-                                                      "thresholds": {}})
-    questions = yaml.safe_load(args.questions.read_text(encoding="utf-8"))["questions"]
-    result = calibrate(centre, questions)
+    blank = {"weights": dict.fromkeys(("latin", "indic", "lexical"), neutral), "thresholds": {}}
+    sets = [(HelpCentre.load(index, calibration=blank),
+             yaml.safe_load(Path(questions).read_text(encoding="utf-8"))["questions"]) for index, questions in args.set]
+    result = calibrate(sets)
     if args.write:
         header = (
             "# Score fusion and answer thresholds per question form, written by `python -m kb_index.calibrate`\n"
-            f"# on {time.strftime('%Y-%m-%d')} from {args.questions} (the calibration set; never a held-out set),\n"
-            f"# model {centre.meta['model']}, index of {centre.meta['passages']} passages.\n"
+            f"# on {time.strftime('%Y-%m-%d')} from {', '.join(q for _, q in args.set)} (calibration sets;\n"
+            f"# never a held-out set), model {sets[0][0].meta['model']}.\n"
             "# score = dense * cosine + bm25 * coverage + chars * char-n-gram cosine\n"
         )
         CALIBRATION.write_text(header + yaml.safe_dump(result, sort_keys=False, allow_unicode=True), encoding="utf-8")
