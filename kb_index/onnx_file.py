@@ -90,6 +90,7 @@ class OnnxSentenceEncoder:
         # Sleep when idle: the Rasa server shares these cores.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
 
     def encode_one(self, text: str, prompt_name: str | None = None) -> np.ndarray:
         # sentence-transformers strips each text before tokenizing; so do we, for the same vectors.
@@ -97,19 +98,35 @@ class OnnxSentenceEncoder:
         feed = np.asarray([ids], dtype=np.int64)
         return self.session.run(None, {"input_ids": feed, "attention_mask": np.ones_like(feed)})[0][0]
 
-    def encode(self, texts: Sequence[str], prompt_name: str | None = None, batch_size: int = 32) -> np.ndarray:
+    def encode(self, texts: Sequence[str], prompt_name: str | None = None, batch_size: int = 32,
+               progress: bool = False) -> np.ndarray:
+        """Many texts: tokenized together, batched by length (little padding), in input order."""
         prefix = self.prompts.get(prompt_name or "", "")
-        out = []
-        for start in range(0, len(texts), batch_size):
-            batch = self.tokenizer.encode_batch([prefix + t.strip() for t in texts[start:start + batch_size]])
-            width = max(len(e.ids) for e in batch)
-            ids = np.zeros((len(batch), width), dtype=np.int64)
+        encodings = self.tokenizer.encode_batch([prefix + t.strip() for t in texts])
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        bar = _progress(len(texts)) if progress else None
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            width = max(len(encodings[i].ids) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros_like(ids)
-            for row, e in enumerate(batch):
-                ids[row, : len(e.ids)] = e.ids
-                mask[row, : len(e.ids)] = 1
-            out.append(self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0])
-        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
+            for r, i in enumerate(rows):
+                ids[r, : len(encodings[i].ids)] = encodings[i].ids
+                mask[r, : len(encodings[i].ids)] = 1
+            out[rows] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            if bar is not None:
+                bar.update(len(rows))
+        if bar is not None:
+            bar.close()
+        return out
+
+
+def _progress(total: int):  # type: ignore[no-untyped-def]
+    """A terminal progress bar (tqdm) for index builds."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="passage", desc="encoding")
 
 
 def _sentence_module(auto_model: Any):  # type: ignore[no-untyped-def]

@@ -33,7 +33,7 @@ def test_write_readme_appends_when_markers_missing(tmp_path):
 def test_evaluate_counts_hits(demo_centre):
     questions = [
         {"lang": "en", "article": "returns-policy", "q": "What is your return policy?"},
-        {"lang": "en", "article": "coupons", "q": "What is your return policy?"},  # wrong on purpose
+        {"lang": "en", "article": "login-otp", "q": "What is your return policy?"},  # wrong on purpose
         {"lang": "en", "article": None, "q": "who won the cricket match yesterday"},
         {"lang": "hi", "article": "payment-methods", "q": "क्या आप नेट बैंकिंग और UPI लेते हैं?"},
         {"lang": "bn", "article": "refunds", "q": "টাকা ফেরত পেতে কত দিন লাগে?"},
@@ -48,7 +48,7 @@ def test_evaluate_counts_hits(demo_centre):
     assert (hi["cross"], hi["cross@1"], hi["cross@3"]) == (1, 1, 1)
     assert (bn["same"], bn["same@1"], bn["same_answered"], bn["cross"]) == (1, 1, 1, 1)
     assert len([m for m in result["misses"] if m.startswith("same [en]")]) == 1
-    assert "want coupons" in result["misses"][0]
+    assert "want login-otp" in result["misses"][0]
     rendered = table(result)
     assert "| en | 2 | 50.0% | 50.0% | 50.0% | 2 |" in rendered
     assert "| bn-Latn | 0 | — |" in rendered
