@@ -58,4 +58,4 @@ fuzz:
 eval-oos:
 	@SAATHI_EVAL_COMMAND="make eval-oos" scripts/eval_oos.sh
 
-.PHONY: help setup train run test eval eval-oos bench kb run-scaled test-scaled loadtest chaos
+.PHONY: help setup train run test eval eval-oos bench kb calibrate run-scaled test-scaled loadtest chaos

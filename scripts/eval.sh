@@ -7,7 +7,9 @@ RESULTS="$ROOT/docs/results"
 mkdir -p "$RESULTS"
 MODEL="$("$ROOT/scripts/train.sh")"
 status=0
-"$VENV_RASA/bin/python" scripts/eval_nlu.py "$MODEL" --write-readme || status=1
+"$VENV_RASA/bin/python" scripts/eval_nlu.py "$MODEL" --write-readme --name heldout --bar 0.95 || status=1
+# Shopper-style English (typos, long messages, order numbers inside): issue 14's second set.
+"$VENV_RASA/bin/python" scripts/eval_nlu.py "$MODEL" --heldout tests/nlu_shopper_en --write-readme --name shopper-en || status=1
 "$VENV_APP/bin/python" -m kb_index.e5_check --results "$RESULTS/encoder.md" || status=1
 "$ROOT/scripts/kb.sh"
 eval "$("$VENV_APP/bin/python" -m actions.config --shell | grep -E '^SAATHI_(KB_INDEX|RUN_DIR)=' | sed 's/^/export /')"

@@ -2,7 +2,7 @@
 
 Prints accuracy per language form and per intent, the language-detection accuracy, and a
 table of fallback thresholds (to calibrate FallbackClassifier). With --write-readme, puts
-the figures into README.md between the evaluation markers.
+the figures into docs/results/nlu_eval.md between the markers named by --name.
 
 Run in .venv-rasa:  python scripts/eval_nlu.py MODEL.tar.gz [--write-readme]
 """
@@ -61,7 +61,10 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("--heldout", default=str(ROOT / "tests" / "nlu_heldout"))
-    ap.add_argument("--write-readme", action="store_true")
+    ap.add_argument("--write-readme", action="store_true", help="write the figures into --results")
+    ap.add_argument("--results", default=str(ROOT / "docs" / "results" / "nlu_eval.md"))
+    ap.add_argument("--name", default="eval", help="marker name of the block in --results")
+    ap.add_argument("--bar", type=float, default=0.9, help="lowest accuracy per form for exit 0")
     args = ap.parse_args()
 
     rows = load_heldout(Path(args.heldout))
@@ -119,7 +122,7 @@ def main() -> int:
 
     stamp = (
         f"Measured {dt.date.today().isoformat()} on {os.cpu_count()} cores ({platform.machine()}), "
-        f"model `{Path(args.model).name}`, command `make eval`."
+        f"model `{Path(args.model).name}`, held-out set `{Path(args.heldout).relative_to(ROOT)}`, command `make eval`."
     )
     report = "\n".join([stamp, ""] + lines + thresholds)
     print(report)
@@ -130,11 +133,12 @@ def main() -> int:
     if args.write_readme:
         from kb_index.evaluate import write_readme
 
-        readme = ROOT / "README.md"
-        write_readme(readme, report, name="eval")
+        readme = Path(args.results)
+        readme.parent.mkdir(parents=True, exist_ok=True)
+        write_readme(readme, report, name=args.name)
         print(f"\nwrote the figures into {readme}")
     worst = min((by_form[f][0] / by_form[f][1]) for f in FORMS.values() if by_form[f][1])
-    return 0 if worst >= 0.9 else 1
+    return 0 if worst >= args.bar else 1
 
 
 if __name__ == "__main__":

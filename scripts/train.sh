@@ -4,7 +4,10 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 MODELS="${SAATHI_MODELS_DIR:-$ROOT/models}"
 mkdir -p "$MODELS"
-files=$(ls config.yml domain.yml requirements/rasa.lock; find data bot -type f \( -name '*.yml' -o -name '*.py' \) | sort)
+# The sentence encoder's record too: its vectors are features of the trained model (bot/nlu/encoder.py).
+encoder_record="${SAATHI_ENCODER_DIR:-$ROOT/.models}/multilingual-e5-small/saathi_model.json"
+[ -f "$encoder_record" ] || "$VENV_APP/bin/python" -m kb_index.e5_model build --out "$(dirname "$encoder_record")" >&2
+files=$(ls config.yml domain.yml requirements/rasa.lock kb_index/onnx_file.py "$encoder_record"; find data bot -type f \( -name '*.yml' -o -name '*.py' \) | sort)
 digest="$(hash_files $files)"
 model="$MODELS/saathi-$digest.tar.gz"
 if [ -f "$model" ]; then
