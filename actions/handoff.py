@@ -12,7 +12,7 @@ import logging
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, FollowupAction, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clients.bridge import BridgeClient
@@ -57,6 +57,11 @@ def customer_context(tracker: Tracker) -> dict[str, Any]:
         return {"verified": False, "order_id": tracker.get_slot("order_id")}
 
 
+# After an attempt that does not pause the conversation, the bot waits for the shopper: whatever
+# led here (a rule, a "yes" to the offer of a person), no policy is left to guess the next step.
+LISTEN = FollowupAction("action_listen")
+
+
 class ActionHandoffToAgent(Action):
     def name(self) -> Text:
         return "action_handoff_to_agent"
@@ -75,11 +80,11 @@ class ActionHandoffToAgent(Action):
         if outcome.status == "unavailable":
             # No pretend handoff: say honestly that nobody can be reached from here.
             dispatcher.utter_message(response="utter_handoff_unavailable", support_contact=settings.support_contact)
-            return events + [SlotSet("handoff_status", "unavailable")]
+            return events + [SlotSet("handoff_status", "unavailable"), LISTEN]
         if outcome.status == "offline_ticket":
             dispatcher.utter_message(response="utter_handoff_offline", back_at=outcome.detail.get("back_at", ""))
             # Not paused: the bot keeps helping meanwhile; the agent answers the ticket on this channel.
-            return events + [SlotSet("handoff_status", "offline_ticket")]
+            return events + [SlotSet("handoff_status", "offline_ticket"), LISTEN]
         dispatcher.utter_message(response="utter_handoff_queued", position=outcome.detail.get("position", 1),
                                  minutes=outcome.detail.get("eta_minutes", 5))
         return events + [SlotSet("handoff_status", "queued"), ConversationPaused()]

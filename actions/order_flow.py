@@ -362,7 +362,10 @@ class ActionYesNo(Action):
         return events
 
 
-_NO = re.compile(r"^\s*(no|nahi|nahin|na|না|নাহ|नहीं|नही|nei|nai|cancel|skip|rehne do|thak)\s*[.!]?\s*$", re.I)
+# "No" to a form's question, or leaving it: "stop", "leave it", "rehne do", "thak" end the form.
+_NO = re.compile(r"^\s*(no|nahi|nahin|na|না|নাহ|नहीं|नही|nei|nai|cancel|skip|stop|leave it|forget it|rehne do|"
+                 r"rehne dijiye|chhodo|chhod do|jane do|thak|thaak|thak thak|bad dao|baad dao|"
+                 r"रहने दो|छोड़ो|छोड़ दो|থাক|বাদ দাও|বাদ দিন)\s*[.!]?\s*$", re.I)
 _REFERENCE = re.compile(r"\b([A-Za-z0-9]{6,30})\b")
 
 

@@ -97,7 +97,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         return self._resource
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        examples = [m for m in training_data.training_examples if m.get(TEXT)]
+        examples = [m for m in training_data.training_examples if m.get(TEXT) is not None]
         vectors = self.encoder.encode([m.get(TEXT) for m in examples], "query", batch_size=64)
         for message, vector in zip(examples, vectors):
             self._add(message, vector)
@@ -105,7 +105,8 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            if message.get(TEXT):
+            # Every message gets the feature, an empty one too: DIET expects the same features on all.
+            if message.get(TEXT) is not None:
                 self._add(message, self.encoder.encode_one(message.get(TEXT), "query"))
         return messages
 

@@ -155,6 +155,7 @@ class LanguageIdentifier:
         for v in self.counts.values():
             vocab.update(v)
         self.vocab_size = max(1, len(vocab))
+        self.known_words = {f[2:] for f in vocab if f.startswith("w:")}
 
     def fit(self, examples: "list[tuple[str, str]]") -> "LanguageIdentifier":
         """Learn from (text, language form) pairs; only Latin-script forms are modelled."""
@@ -188,6 +189,10 @@ class LanguageIdentifier:
             return None
         if len(self.counts) < 2:
             return detect_language(text)
+        if not any(w in self.known_words for w in words if w not in NEUTRAL) and detect_language(text) in (None, "en"):
+            # Only words the model never saw ("UTR", a name) and no marker word: no evidence of a
+            # form, and char n-grams alone would guess one. Keep the previous form.
+            return None
         scores = {}
         for form, c in self.counts.items():
             denom = math.log(self.totals[form] + self.alpha * self.vocab_size)

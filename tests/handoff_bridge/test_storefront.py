@@ -76,6 +76,8 @@ def test_bridge_messages_carry_a_marker_on_the_website_channel(app, client, rasa
     shopper = WhatsAppShopper(rasa)
     shopper.say(ASK_FOR_PERSON["bn"])
     assert client.get(f"/api/handoffs/{shopper.cid}", headers=AUTH).get_json()["status"] == "queued"
+    # The WhatsApp webhook answers before Rasa stores the turn: count from the stored pause on.
+    wait_for(lambda: any(e["event"] == "pause" for e in rasa.events(shopper.cid)), what="the handoff turn stored")
     seen = {cid: len(rasa.events(cid)) for cid in (session, shopper.cid)}
     text = "নমস্কার!\n\nঅর্ডার নম্বরটা বলবেন?"
     for cid in (session, shopper.cid):
