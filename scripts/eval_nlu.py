@@ -122,7 +122,7 @@ def main() -> int:
 
     stamp = (
         f"Measured {dt.date.today().isoformat()} on {os.cpu_count()} cores ({platform.machine()}), "
-        f"model `{Path(args.model).name}`, held-out set `{Path(args.heldout).relative_to(ROOT)}`, command `make eval`."
+        f"model `{Path(args.model).name}`, held-out set `{Path(args.heldout).resolve().relative_to(ROOT)}`, command `make eval`."
     )
     report = "\n".join([stamp, ""] + lines + thresholds)
     print(report)
