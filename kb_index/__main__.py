@@ -52,8 +52,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("no index", file=sys.stderr)
         return 1
     meta = read_meta(folder)
-    wanted = (FORMAT, settings.embed_model, settings.kb_glossary or None)
-    found = (meta.get("format"), meta.get("model"), meta.get("glossary"))
+    from kb_index.embed import fingerprint, resolve_model
+
+    wanted = (FORMAT, settings.embed_model, fingerprint(resolve_model(settings.embed_model)), settings.kb_glossary or None)
+    found = (meta.get("format"), meta.get("model"), meta.get("model_fingerprint"), meta.get("glossary"))
     if found != wanted:
         print(f"index built as {found}, configured {wanted}", file=sys.stderr)
         return 1

@@ -35,7 +35,7 @@ import numpy as np
 
 from kb_index.e5_bundle import Bundle, read_bundle
 
-FORMAT = 1  # bump when the folder's layout or content changes: setup rebuilds
+FORMAT = 2  # bump when the folder's layout or content changes: setup rebuilds
 SCRIPTS = {
     "latin": [(0x20, 0x7E), (0xA0, 0x24F), (0x1E00, 0x1EFF)],
     "devanagari": [(0x900, 0x97F), (0xA8E0, 0xA8FF), (0x1CD0, 0x1CFF)],
@@ -140,6 +140,10 @@ def bert_config(bundle: Bundle, vocab_size: int, pad_id: int) -> dict:  # type: 
         "max_position_embeddings": bundle.max_positions, "type_vocab_size": bundle.type_vocab,
         "layer_norm_eps": float(bundle.eps), "pad_token_id": pad_id,
         "position_embedding_type": "absolute", "initializer_range": 0.02,
+        # The BertModel schema as of transformers 4.46. Naming a version also keeps transformers
+        # 4.57's check for broken Mistral tokenizers quiet: it flags every local folder whose
+        # config names no version (or 4.57.3-4.x) as "an incorrect regex pattern".
+        "transformers_version": "4.46.0",
     }
 
 

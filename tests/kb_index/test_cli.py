@@ -116,3 +116,21 @@ def test_search_missing_index(tmp_path):
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.strip() == f"error: no help-centre index at {tmp_path / 'no-index'} (build it: make kb)"
+
+
+def test_check_says_when_the_index_needs_a_build(tmp_path):
+    """`make run` rebuilds the index when `check` fails: missing, or built for another model or glossary."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.md").write_text(md("cod", "Cash on delivery", "COD is available up to 10,000 rupees."),
+                              encoding="utf-8")
+    index = tmp_path / "idx"
+    assert run(["check", "--index", str(index)], tmp_path).returncode == 1  # missing
+    assert run(["build", str(src), "--index", str(index), "--quiet"], tmp_path).returncode == 0
+    assert run(["check", "--index", str(index)], tmp_path).returncode == 0
+    glossary = tmp_path / "glossary.yml"
+    glossary.write_text("cash on delivery: [cod]\n", encoding="utf-8")
+    env_file = tmp_path / "no-such.env"
+    env_file.write_text(f"SAATHI_KB_GLOSSARY={glossary}\n", encoding="utf-8")
+    changed = run(["check", "--index", str(index)], tmp_path)  # the shop's glossary changed since
+    assert changed.returncode == 1 and "index built as" in changed.stderr
