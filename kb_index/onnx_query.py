@@ -21,12 +21,11 @@ import numpy as np
 import torch
 
 from kb_index.embed import unit_vector
+from kb_index.onnx_file import MAX_DEVIATION, PROBES  # one set of probes for both exports
 
 logger = logging.getLogger(__name__)
 
 # Probe sentences in the shop's language forms: the exported model must match PyTorch on all.
-PROBES = ("can I return shoes after 10 days?", "मेरा ऑर्डर कहाँ है", "রিফান্ড কত দিনে পাবো?", "cod milega kya")
-MAX_DEVIATION = 1e-4  # largest |1 - cosine| between the two encoders' probe vectors
 
 
 class OnnxQueryEncoder:

@@ -30,11 +30,11 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from kb_index.embed import built_model_folder
 from kb_index.onnx_file import OnnxSentenceEncoder
 
 logger = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[2]
 RECORD = "encoder.json"
 ALIAS = "e5"
 
@@ -44,11 +44,9 @@ class EncoderMismatch(RuntimeError):
 
 
 def encoder_folder(name: str) -> Path:
-    """The model folder for a name: a path, or a folder built under SAATHI_ENCODER_DIR/.models."""
+    """The model folder for a name: a path, or the folder setup built (kb_index.embed)."""
     path = Path(name).expanduser()
-    if path.is_dir():
-        return path
-    return Path(os.environ.get("SAATHI_ENCODER_DIR") or ROOT / ".models") / name
+    return path if path.is_dir() else built_model_folder(name)
 
 
 def encoder_record(folder: Path) -> Dict[Text, Any]:
