@@ -136,7 +136,7 @@ def main() -> int:
     if args.write_readme:
         from kb_index.evaluate import write_readme
 
-        write_readme(ROOT / "README.md", "\n".join([stamp, ""] + rows), name="bench-channels")
+        write_readme(ROOT / "docs" / "results" / "bench_channels.md", "\n".join([stamp, ""] + rows), name="bench-channels")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

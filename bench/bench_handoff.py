@@ -115,7 +115,7 @@ def main() -> int:
     if args.write_readme:
         from kb_index.evaluate import write_readme
 
-        write_readme(ROOT / "README.md", "\n".join([stamp, ""] + rows), name="bench-handoff")
+        write_readme(ROOT / "docs" / "results" / "bench_handoff.md", "\n".join([stamp, ""] + rows), name="bench-handoff")
     shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1
 

@@ -3,7 +3,7 @@
 For each size: a fresh SQLite orders database (the demo shop plus N synthetic orders, seeded
 through the real CLI), a real action server and a real Rasa server. One conversation proves
 it owns KM-10234, then asks for its status again and again, one turn at a time; p50/p95 of
-those verified order-status turns are printed (and written into README.md with
+those verified order-status turns are printed (and written into docs/results/bench_orders.md with
 --write-readme). Bar: p95 <= 150 ms at 1,000,000 orders.
 
     .venv/bin/python bench/bench_orders.py MODEL.tar.gz [--turns 200] [--sizes 10000,1000000]
@@ -127,7 +127,7 @@ def main() -> int:
     if args.write_readme:
         from kb_index.evaluate import write_readme
 
-        write_readme(ROOT / "README.md", "\n".join([stamp, ""] + rows), name="bench-orders")
+        write_readme(ROOT / "docs" / "results" / "bench_orders.md", "\n".join([stamp, ""] + rows), name="bench-orders")
     shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1
 

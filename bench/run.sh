@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: help-centre index figures, Saathi vs a bare `rasa init` bot (trained and served in
 # the same run), then order-status turns at 10k and 1M orders, handoff delivery times and channel
-# webhook latency (against the bare bot's REST turn). Each writes its block of README.md.
+# webhook latency (against the bare bot's REST turn). Each writes its file in docs/results/.
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$ROOT"
 status=0

@@ -1,4 +1,4 @@
-"""Who may call each route of the handoff bridge (the table in README.md, Human handoff).
+"""Who may call each route of the handoff bridge (the table in docs/handoff.md).
 
 `ROUTES` classifies every route of the app; a test fails when a route is added without a rule.
 Each rule is then checked on the real app and database: without credentials, with a console

@@ -156,7 +156,7 @@ def test_an_allowed_origin_is_echoed_once_without_credentials(stack: dict) -> No
 
 def test_clients_without_an_origin_header_are_served(stack: dict) -> None:
     """curl, bench/loadtest.py and tests.stack.SocketShopper send no Origin: they are not browser
-    pages, and could send any Origin they liked, so they are allowed (documented in the README)."""
+    pages, and could send any Origin they liked, so they are allowed (documented in docs/handoff.md)."""
     r = handshake(stack, None)
     assert r.status_code == 200 and '"sid"' in r.text, r.text
     assert "Access-Control-Allow-Origin" not in r.headers
